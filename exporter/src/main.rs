@@ -1,0 +1,2 @@
+//! promshard-exporter: placeholder, filled in by the exporter work.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Cluster membership, the hash ring and target ownership.

@@ -1,0 +1,1 @@
+//! The `prometheus.yml`-compatible configuration model.

@@ -1,0 +1,1 @@
+//! Service discovery: static, file and HTTP sources of target groups.

@@ -1,0 +1,2 @@
+//! The promshard binary: flags and wiring only.
+fn main() {}

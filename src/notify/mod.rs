@@ -1,0 +1,1 @@
+//! Alert grouping, dedup, inhibition, silences and receivers.

@@ -1,0 +1,1 @@
+//! The Prometheus rule-file model: groups and rules, with validation.

@@ -1,0 +1,3 @@
+//! Recording and alerting rules.
+
+pub mod file;

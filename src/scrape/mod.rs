@@ -1,0 +1,1 @@
+//! Scrape pools and loops.

@@ -1,0 +1,3 @@
+//! The local time-series database.
+
+pub mod chunkenc;

@@ -1,0 +1,4 @@
+//! The HTTP API and UI.
+
+pub mod query_api;
+pub mod targets_api;

@@ -1,0 +1,1 @@
+//! The query half of the Prometheus HTTP API.

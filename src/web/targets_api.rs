@@ -1,0 +1,1 @@
+//! The targets and metadata half of the Prometheus HTTP API.
