@@ -1,0 +1,1 @@
+//! Unescaping of label values and HELP text.

@@ -1,0 +1,1 @@
+//! Float and timestamp parsing with Go's `strconv` semantics.
