@@ -90,9 +90,6 @@ fn parse_number(text: &str) -> Option<f64> {
         "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
         "NaN" | "nan" => Some(f64::NAN),
         _ => {
-            if let Some(hex) = text.strip_prefix("0x") {
-                return i64::from_str_radix(hex, 16).ok().map(|v| v as f64);
-            }
             text.parse().ok()
         }
     }
@@ -626,6 +623,7 @@ fn run_file(path: &Path) -> FileCounts {
             histogram_metrics.clear();
             continue;
         }
+        let with_nhcb = trimmed.starts_with("load_with_nhcb ");
         if let Some(rest) = trimmed
             .strip_prefix("load_with_nhcb ")
             .or_else(|| trimmed.strip_prefix("load "))
@@ -642,6 +640,13 @@ fn run_file(path: &Path) -> FileCounts {
                 let Some(labels) = parse_labels(&selector) else {
                     continue;
                 };
+                // Loaded "with NHCB", classic histograms also exist as native
+                // histograms under the name without `_bucket`.
+                if with_nhcb
+                    && let Some(base) = labels.metric_name().and_then(|n| n.strip_suffix("_bucket"))
+                {
+                    histogram_metrics.push(base.to_string());
+                }
                 let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
                 let Some(points) = expand_points(&tokens) else {
                     if let Some(name) = labels.metric_name() {
