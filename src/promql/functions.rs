@@ -198,14 +198,21 @@ pub(crate) fn eval_call(evaluator: &Evaluator<'_>, call: &Call) -> Result<Evalua
                 "step" => ctx.query_step,
                 _ => ctx.query_end.saturating_sub(ctx.query_start),
             };
-            Ok(Evaluated::Scalar(vec![milliseconds as f64 / 1000.0; grid.len]))
+            Ok(Evaluated::Scalar(vec![
+                milliseconds as f64 / 1000.0;
+                grid.len
+            ]))
         }
         "min_of" | "max_of" => {
             let first = evaluator.eval_scalar(arg(call, 0)?)?;
             let second = evaluator.eval_scalar(arg(call, 1)?)?;
             let pick = if name == "min_of" { go_min } else { go_max };
             Ok(Evaluated::Scalar(
-                first.iter().zip(&second).map(|(&a, &b)| pick(a, b)).collect(),
+                first
+                    .iter()
+                    .zip(&second)
+                    .map(|(&a, &b)| pick(a, b))
+                    .collect(),
             ))
         }
         "vector" => {
