@@ -11,6 +11,19 @@ use super::functions::quantile_of;
 use super::value::{Evaluated, StepSeries, format_count_value};
 use crate::model::{Labels, LabelsBuilder, METRIC_NAME};
 
+/// One step of Kahan-Neumaier summation: the new sum and compensation.
+pub(crate) fn kahan_sum_inc(increment: f64, sum: f64, compensation: f64) -> (f64, f64) {
+    let total = sum + increment;
+    let compensation = if total.is_infinite() {
+        0.0
+    } else if sum.abs() >= increment.abs() {
+        compensation + ((sum - total) + increment)
+    } else {
+        compensation + ((increment - total) + sum)
+    };
+    (total, compensation)
+}
+
 /// Kahan-compensated running sum, as Prometheus sums floats.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct KahanSum {
@@ -20,65 +33,57 @@ pub(crate) struct KahanSum {
 
 impl KahanSum {
     pub fn add(&mut self, value: f64) {
-        let total = self.sum + value;
-        if total.is_infinite() {
-            self.compensation = 0.0;
-        } else if self.sum.abs() >= value.abs() {
-            self.compensation += (self.sum - total) + value;
-        } else {
-            self.compensation += (value - total) + self.sum;
-        }
-        self.sum = total;
+        (self.sum, self.compensation) = kahan_sum_inc(value, self.sum, self.compensation);
     }
 
     pub fn value(&self) -> f64 {
-        if self.sum.is_infinite() {
-            return self.sum;
-        }
         self.sum + self.compensation
     }
 }
 
-/// Running mean that survives overflow of the plain sum.
+/// Prometheus's mean: a Kahan sum divided by the count while the sum does
+/// not overflow, an incremental mean from then on.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct MeanAccumulator {
-    kahan: KahanSum,
+    sum: f64,
+    compensation: f64,
     count: f64,
     incremental: bool,
     mean: f64,
-    mean_compensation: f64,
 }
 
 impl MeanAccumulator {
     pub fn add(&mut self, value: f64) {
         self.count += 1.0;
+        if self.count == 1.0 {
+            self.sum = value;
+            self.compensation = 0.0;
+            return;
+        }
         if !self.incremental {
-            let mut probe = self.kahan;
-            probe.add(value);
-            if !probe.value().is_infinite() || value.is_infinite() {
-                self.kahan = probe;
+            let (sum, compensation) = kahan_sum_inc(value, self.sum, self.compensation);
+            if !sum.is_infinite() {
+                self.sum = sum;
+                self.compensation = compensation;
                 return;
             }
             self.incremental = true;
-            self.mean = self.kahan.value() / (self.count - 1.0);
-            self.mean_compensation = 0.0;
+            self.mean = self.sum / (self.count - 1.0);
+            self.compensation /= self.count - 1.0;
         }
-        // mean += value/count - mean/count, compensated.
-        let delta = value / self.count - self.mean / self.count;
-        let mut sum = KahanSum {
-            sum: self.mean,
-            compensation: self.mean_compensation,
-        };
-        sum.add(delta);
-        self.mean = sum.sum;
-        self.mean_compensation = sum.compensation;
+        let q = (self.count - 1.0) / self.count;
+        (self.mean, self.compensation) =
+            kahan_sum_inc(value / self.count, q * self.mean, q * self.compensation);
     }
 
     pub fn value(&self) -> f64 {
         if self.incremental {
-            return self.mean + self.mean_compensation;
+            return self.mean + self.compensation;
         }
-        self.kahan.value() / self.count
+        if self.count == 1.0 {
+            return self.sum;
+        }
+        self.sum / self.count + self.compensation / self.count
     }
 }
 
@@ -219,12 +224,23 @@ fn reduce(
     grid_len: usize,
 ) -> Result<Evaluated, QueryError> {
     let (series_groups, groups) = group_ids(&input, modifier);
+    // Grouping by `__name__` keeps the name, but a name that was due to be
+    // dropped (delayed name removal) is still dropped at the end.
+    let groups_by_name = matches!(modifier, Some(LabelModifier::Include(names))
+        if names.labels.iter().any(|n| n == METRIC_NAME));
+    let mut group_drops_name = vec![false; groups.len()];
+    if groups_by_name {
+        for (series, &group) in input.iter().zip(&series_groups) {
+            group_drops_name[group] |= series.drop_name;
+        }
+    }
     let mut output: Vec<StepSeries> = groups
         .into_iter()
-        .map(|labels| StepSeries {
+        .zip(group_drops_name)
+        .map(|(labels, drop_name)| StepSeries {
             labels,
             values: vec![None; grid_len],
-            drop_name: false,
+            drop_name,
         })
         .collect();
     let mut states = vec![GroupState::default(); output.len()];

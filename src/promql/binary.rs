@@ -369,12 +369,6 @@ fn vector_vector(
             } else {
                 (many_value, one_value)
             };
-            let (mut value, keep) = operator.apply(lhs, rhs);
-            if matching.return_bool {
-                value = f64::from(u8::from(keep));
-            } else if !keep {
-                continue;
-            }
             if one_to_one {
                 if matched_at_step[id] == step {
                     return Err(QueryError::Execution(
@@ -382,6 +376,12 @@ fn vector_vector(
                     ));
                 }
                 matched_at_step[id] = step;
+            }
+            let (mut value, keep) = operator.apply(lhs, rhs);
+            if matching.return_bool {
+                value = f64::from(u8::from(keep));
+            } else if !keep {
+                continue;
             }
             let output_slot = match pair_output.get(&(many_index, one_index)) {
                 Some(&slot) => slot,

@@ -190,7 +190,11 @@ impl Engine {
             Grid::new(start_ms, start_ms, 1)
         };
         let evaluator = Evaluator::new(&context, grid);
-        let evaluated = evaluator.eval(&expr)?;
+        // Parsing already succeeded: what fails now is execution.
+        let evaluated = evaluator.eval(&expr).map_err(|error| match error {
+            QueryError::BadData(message) => QueryError::Execution(message),
+            other => other,
+        })?;
         let value = shape_result(evaluated, grid, is_range)?;
         let annotations = context.annotations.into_inner();
         Ok(QueryResult {

@@ -37,7 +37,12 @@ pub(crate) fn quantile_of(phi: f64, values: &mut [f64]) -> f64 {
     if phi > 1.0 {
         return f64::INFINITY;
     }
-    values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    });
     let count = values.len() as f64;
     let rank = phi * (count - 1.0);
     let lower = rank.floor().max(0.0);
@@ -185,6 +190,31 @@ pub(crate) fn eval_call(evaluator: &Evaluator<'_>, call: &Call) -> Result<Evalua
                 .collect(),
         )),
         "pi" => Ok(Evaluated::Scalar(vec![std::f64::consts::PI; grid.len])),
+        "start" | "end" | "step" | "range" => {
+            let ctx = evaluator.ctx;
+            let milliseconds = match name {
+                "start" => ctx.query_start,
+                "end" => ctx.query_end,
+                "step" => ctx.query_step,
+                _ => ctx.query_end.saturating_sub(ctx.query_start),
+            };
+            Ok(Evaluated::Scalar(vec![
+                milliseconds as f64 / 1000.0;
+                grid.len
+            ]))
+        }
+        "min_of" | "max_of" => {
+            let first = evaluator.eval_scalar(arg(call, 0)?)?;
+            let second = evaluator.eval_scalar(arg(call, 1)?)?;
+            let pick = if name == "min_of" { go_min } else { go_max };
+            Ok(Evaluated::Scalar(
+                first
+                    .iter()
+                    .zip(&second)
+                    .map(|(&a, &b)| pick(a, b))
+                    .collect(),
+            ))
+        }
         "vector" => {
             let values = evaluator.eval_scalar(arg(call, 0)?)?;
             Ok(Evaluated::Vector(vec![StepSeries {
@@ -404,9 +434,10 @@ fn sort(evaluator: &Evaluator<'_>, call: &Call) -> Result<Evaluated, QueryError>
     let name = call.func.name;
     let mut input = evaluator.eval_vector(arg(call, 0)?)?;
     if evaluator.ctx.query_step > 0 {
-        evaluator.ctx.warn(format!(
-            "{name} is ineffective for range queries since results are always ordered by labels"
-        ));
+        evaluator.ctx.warn(
+            "sort is ineffective for range queries since results are always ordered by labels"
+                .to_string(),
+        );
         return Ok(Evaluated::Vector(input));
     }
     let value_of = |s: &StepSeries| s.values.first().copied().flatten().unwrap_or(f64::NAN);

@@ -126,9 +126,9 @@ pub(crate) fn histogram_quantile(
             ));
             continue;
         };
-        let labels = series
-            .labels
-            .filter(|l| l.name != "le" && l.name != METRIC_NAME);
+        // The name stays in the group key and is dropped at the end, so
+        // buckets of different metrics never mix (delayed name removal).
+        let labels = series.labels.filter(|l| l.name != "le");
         let next = groups.len();
         let slot = *group_index.entry(labels.clone()).or_insert_with(|| {
             groups.push((labels, Vec::new()));
@@ -169,7 +169,7 @@ pub(crate) fn histogram_quantile(
             output.push(StepSeries {
                 labels,
                 values,
-                drop_name: false,
+                drop_name: true,
             });
         }
     }

@@ -10,6 +10,7 @@
 //! query is a one-step grid), so a range query is one pass over the data.
 
 mod aggregate;
+mod ast_json;
 mod binary;
 mod engine;
 mod error;
@@ -22,3 +23,26 @@ mod value;
 pub use engine::{Engine, EngineOptions, QueryResult};
 pub use error::QueryError;
 pub use value::{InstantSample, RangeSeries, Value, format_float};
+
+use crate::model::Matcher;
+
+/// Parses a series selector (a `match[]` parameter) into matchers.
+pub fn parse_series_selector(text: &str) -> Result<Vec<Matcher>, QueryError> {
+    let expr = engine::parse(text)?;
+    match expr {
+        promql_parser::parser::Expr::VectorSelector(selector) => eval::convert_matchers(&selector),
+        _ => Err(QueryError::BadData(format!(
+            "expected a series selector, got {text:?}"
+        ))),
+    }
+}
+
+/// The query pretty-printed as Prometheus's `/api/v1/format_query` does.
+pub fn format_query(text: &str) -> Result<String, QueryError> {
+    Ok(engine::parse(text)?.prettify())
+}
+
+/// The query's syntax tree as JSON (`/api/v1/parse_query`).
+pub fn parse_query_json(text: &str) -> Result<serde_json::Value, QueryError> {
+    Ok(ast_json::translate(&engine::parse(text)?))
+}

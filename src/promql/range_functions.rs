@@ -286,6 +286,9 @@ fn apply_window(name: &str, window: &[(i64, f64)], context: &WindowContext) -> O
             quantile_of(context.first_argument, &mut values)
         }
         "mad_over_time" => {
+            if window.iter().any(|s| s.1.is_nan()) {
+                return Some(f64::NAN);
+            }
             let mut values: Vec<f64> = window.iter().map(|s| s.1).collect();
             let median = quantile_of(0.5, &mut values);
             let mut deviations: Vec<f64> = values.iter().map(|v| (v - median).abs()).collect();
