@@ -6,6 +6,7 @@
 //! carries out through [`Lifecycle`].
 
 pub mod query_api;
+pub mod remote_api;
 pub mod targets_api;
 mod ui;
 

@@ -54,7 +54,10 @@ impl ChildGuard {
 
     /// Sends a signal (e.g. "HUP", "TERM") with `kill`.
     pub fn signal(&self, name: &str) {
-        let _ = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status();
     }
 }
 
@@ -114,13 +117,20 @@ impl Node {
         };
         let port = options.port.unwrap_or_else(free_port);
         let config_path = dir.join("promshard.yml");
-        std::fs::write(&config_path, config.replace("{{PORT}}", &port.to_string())).expect("write config");
-        let log = dir.join(format!("promshard-{}.log", Instant::now().elapsed().as_nanos()));
+        std::fs::write(&config_path, config.replace("{{PORT}}", &port.to_string()))
+            .expect("write config");
+        let log = dir.join(format!(
+            "promshard-{}.log",
+            Instant::now().elapsed().as_nanos()
+        ));
         let log_file = std::fs::File::create(&log).expect("create log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_promshard"));
         command
             .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .args(&options.flags)
             .stdout(Stdio::null())
@@ -149,7 +159,10 @@ impl Node {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("promshard did not become ready; log:\n{}", self.process.log_text());
+        panic!(
+            "promshard did not become ready; log:\n{}",
+            self.process.log_text()
+        );
     }
 
     /// GET an API path and parse the JSON.
@@ -163,14 +176,21 @@ impl Node {
     pub fn query(&self, expr: &str) -> Vec<serde_json::Value> {
         let (status, value) = self.get_json(&format!("/api/v1/query?query={}", urlencode(expr)));
         assert_eq!(status, 200, "query {expr}: {value}");
-        value["data"]["result"].as_array().cloned().unwrap_or_default()
+        value["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Rewrites the config file (same `{{PORT}}` substitution).
     pub fn write_config(&self, config: &str) {
         let mut file = std::fs::File::create(&self.config_path).expect("open config");
-        file.write_all(config.replace("{{PORT}}", &self.port.to_string()).as_bytes())
-            .expect("write config");
+        file.write_all(
+            config
+                .replace("{{PORT}}", &self.port.to_string())
+                .as_bytes(),
+        )
+        .expect("write config");
     }
 
     /// `POST /-/reload`; returns the status code and body.
@@ -237,7 +257,9 @@ pub fn start_exporter() -> (ChildGuard, u16) {
         .expect("spawn exporter");
     let guard = ChildGuard { child, log };
     eventually(Duration::from_secs(20), "exporter to answer", || {
-        blocking_get(&format!("http://127.0.0.1:{port}/metrics")).ok().filter(|r| r.0 == 200)
+        blocking_get(&format!("http://127.0.0.1:{port}/metrics"))
+            .ok()
+            .filter(|r| r.0 == 200)
     });
     (guard, port)
 }
@@ -245,4 +267,123 @@ pub fn start_exporter() -> (ChildGuard, u16) {
 /// Whether `path` exists (re-exported for brevity in tests).
 pub fn exists(path: &Path) -> bool {
     path.exists()
+}
+
+/// A hostile (and a well-behaved) scrape target on loopback, served from its
+/// own thread and runtime so that blocking tests can use it:
+/// `/ok` a small valid body whose gauge `test_value` can be set;
+/// `/slow` answers after 5 s; `/huge` a 4 MiB body; `/endless` a body that
+/// never ends; `/malformed` a syntax error on line 3; `/flapping` alternates
+/// between a valid body and HTTP 500; `/many` 2,000 series.
+pub struct TestTarget {
+    /// The port.
+    pub port: u16,
+    value: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestTarget {
+    /// Starts the server.
+    pub fn start() -> TestTarget {
+        use axum::routing::get;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let value = std::sync::Arc::new(AtomicU64::new(1f64.to_bits()));
+        let flap = std::sync::Arc::new(AtomicU64::new(0));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let served_value = value.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let ok_value = served_value.clone();
+                let app = axum::Router::new()
+                    .route(
+                        "/ok",
+                        get(move || {
+                            let v = f64::from_bits(ok_value.load(Ordering::Relaxed));
+                            async move {
+                                format!(
+                                    "# HELP test_value A gauge the test sets.\n# TYPE test_value gauge\ntest_value {v}\n# TYPE test_requests_total counter\ntest_requests_total{{path=\"/\"}} 7\n"
+                                )
+                            }
+                        }),
+                    )
+                    .route(
+                        "/slow",
+                        get(|| async {
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                            "slow_metric 1\n"
+                        }),
+                    )
+                    .route("/huge", get(|| async { "huge_metric{pad=\"".to_string() + &"x".repeat(4 << 20) + "\"} 1\n" }))
+                    .route(
+                        "/endless",
+                        get(|| async {
+                            let stream = futures::stream::repeat_with(|| {
+                                Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"endless_metric{a=\"b\"} 1\n"))
+                            });
+                            axum::body::Body::from_stream(stream)
+                        }),
+                    )
+                    .route("/malformed", get(|| async { "ok_metric 1\nok_metric2 2\nthis is { not valid\n" }))
+                    .route(
+                        "/flapping",
+                        get(move || {
+                            let n = flap.fetch_add(1, Ordering::Relaxed);
+                            async move {
+                                if n.is_multiple_of(2) {
+                                    (axum::http::StatusCode::OK, "flapping_metric 1\n".to_string())
+                                } else {
+                                    (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down\n".to_string())
+                                }
+                            }
+                        }),
+                    )
+                    .route(
+                        "/many",
+                        get(|| async { (0..2000).map(|i| format!("many_metric{{i=\"{i}\"}} {i}\n")).collect::<String>() }),
+                    );
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                let _ = port_tx.send(listener.local_addr().expect("addr").port());
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.await;
+                    })
+                    .await;
+            });
+        });
+        let port = port_rx.recv().expect("test target port");
+        TestTarget {
+            port,
+            value,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Sets the value `/ok` serves for `test_value`.
+    pub fn set_value(&self, v: f64) {
+        self.value
+            .store(v.to_bits(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for TestTarget {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        // Not joined: a connection that streams forever may outlive the
+        // graceful shutdown; the thread ends with the test process.
+        drop(self.thread.take());
+    }
 }
