@@ -3,18 +3,34 @@
 
 use std::time::Duration;
 
-use reqwest::header::{
-    ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT,
-};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
 
 use super::ScrapeError;
 use super::settings::{HttpClientSettings, ScrapeProtocol, accept_header};
+use crate::model::textparse::Format;
 
 /// The User-Agent sent with every scrape.
 pub const SCRAPE_USER_AGENT: &str = concat!("promshard/", env!("CARGO_PKG_VERSION"));
 
 /// The header telling the target how long it has to answer.
 pub const SCRAPE_TIMEOUT_HEADER: &str = "X-Prometheus-Scrape-Timeout-Seconds";
+
+/// The format to parse a body with: by its `Content-Type`; when that is
+/// empty or names neither text format, `fallback` (default: text 0.0.4).
+pub fn body_format(content_type: &str, fallback: Option<ScrapeProtocol>) -> Format {
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    let known = media_type.eq_ignore_ascii_case("text/plain")
+        || media_type.eq_ignore_ascii_case("application/openmetrics-text");
+    if known {
+        return Format::from_content_type(content_type);
+    }
+    match fallback {
+        Some(ScrapeProtocol::OpenMetricsText0_0_1 | ScrapeProtocol::OpenMetricsText1_0_0) => {
+            Format::OpenMetrics
+        }
+        _ => Format::PrometheusText,
+    }
+}
 
 /// A scraped body and its content type.
 #[derive(Debug, Clone)]
@@ -59,7 +75,7 @@ impl ScrapeClient {
         };
         let mut builder = reqwest::Client::builder()
             .redirect(redirect_policy)
-            .gzip(true)
+            .gzip(settings.enable_compression)
             .pool_idle_timeout(Duration::from_secs(300));
         if !settings.enable_http2 {
             builder = builder.http1_only();
@@ -70,19 +86,37 @@ impl ScrapeClient {
                 "tls_config.server_name".to_string(),
             ));
         }
-        if let Some(ca_file) = &tls.ca_file {
-            let pem = read_file(ca_file)?;
+        if let Some(proxy_url) = &settings.proxy_url {
+            let proxy = reqwest::Proxy::all(proxy_url)
+                .map_err(|error| ScrapeError::Unsupported(format!("proxy_url: {error}")))?;
+            builder = builder.proxy(proxy);
+        }
+        let ca_pem = match (&tls.ca, &tls.ca_file) {
+            (_, Some(ca_file)) => Some(read_file(ca_file)?),
+            (Some(inline), None) => Some(inline.as_bytes().to_vec()),
+            (None, None) => None,
+        };
+        if let Some(pem) = ca_pem {
             let certificates = reqwest::Certificate::from_pem_bundle(&pem)
                 .map_err(|error| ScrapeError::Tls(error.to_string()))?;
             for certificate in certificates {
                 builder = builder.add_root_certificate(certificate);
             }
         }
-        match (&tls.cert_file, &tls.key_file) {
-            (Some(cert_file), Some(key_file)) => {
-                let mut pem = read_file(cert_file)?;
+        let cert_pem = match (&tls.cert, &tls.cert_file) {
+            (_, Some(file)) => Some(read_file(file)?),
+            (Some(inline), None) => Some(inline.as_bytes().to_vec()),
+            (None, None) => None,
+        };
+        let key_pem = match (&tls.key, &tls.key_file) {
+            (_, Some(file)) => Some(read_file(file)?),
+            (Some(inline), None) => Some(inline.as_bytes().to_vec()),
+            (None, None) => None,
+        };
+        match (cert_pem, key_pem) {
+            (Some(mut pem), Some(key)) => {
                 pem.push(b'\n');
-                pem.extend_from_slice(&read_file(key_file)?);
+                pem.extend_from_slice(&key);
                 let identity = reqwest::Identity::from_pem(&pem)
                     .map_err(|error| ScrapeError::Tls(error.to_string()))?;
                 builder = builder.identity(identity);
@@ -90,7 +124,7 @@ impl ScrapeClient {
             (None, None) => {}
             _ => {
                 return Err(ScrapeError::Tls(
-                    "cert_file and key_file must both be set".to_string(),
+                    "a client certificate and key must both be set".to_string(),
                 ));
             }
         }
@@ -143,11 +177,12 @@ impl ScrapeClient {
         body_size_limit: u64,
     ) -> Result<ScrapedBody, ScrapeError> {
         let fetch = async {
-            let mut request = self
-                .client
-                .get(url)
+            let mut request = self.client.get(url);
+            for (name, value) in &self.settings.headers {
+                request = request.header(name.as_str(), value.as_str());
+            }
+            request = request
                 .header(ACCEPT, self.accept.clone())
-                .header(ACCEPT_ENCODING, "gzip")
                 .header(USER_AGENT, SCRAPE_USER_AGENT)
                 .header(SCRAPE_TIMEOUT_HEADER, format!("{}", timeout.as_secs_f64()));
             if let Some(authorization) = self.authorization_header()? {
@@ -232,6 +267,33 @@ fn base64_encode(input: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_format_follows_content_type_then_fallback() {
+        let open_metrics = Some(ScrapeProtocol::OpenMetricsText1_0_0);
+        let cases = [
+            (
+                "application/openmetrics-text; version=1.0.0",
+                None,
+                Format::OpenMetrics,
+            ),
+            (
+                "text/plain; version=0.0.4",
+                open_metrics,
+                Format::PrometheusText,
+            ),
+            ("", None, Format::PrometheusText),
+            ("", open_metrics, Format::OpenMetrics),
+            ("application/json", open_metrics, Format::OpenMetrics),
+        ];
+        for (content_type, fallback, expected) in cases {
+            assert_eq!(
+                body_format(content_type, fallback),
+                expected,
+                "{content_type:?}"
+            );
+        }
+    }
 
     #[test]
     fn base64_matches_rfc_4648_vectors() {

@@ -12,6 +12,7 @@
 
 pub mod append;
 pub mod client;
+pub mod from_config;
 pub mod manager;
 pub mod metrics;
 pub mod pool;

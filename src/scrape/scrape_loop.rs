@@ -14,12 +14,11 @@ use super::ScrapeError;
 use super::append::{
     ReportSeries, ScrapeCache, SeriesAppendOptions, write_end_of_run_staleness, write_scrape,
 };
-use super::client::ScrapeClient;
+use super::client::{ScrapeClient, body_format};
 use super::metrics::ScrapeMetrics;
 use super::settings::ScrapeSettings;
 use super::target::Target;
 use crate::model::sample::now_millis;
-use crate::model::textparse::Format;
 use crate::storage::Appendable;
 
 /// How far (at most) a scrape may start from its slot and still get the
@@ -237,7 +236,7 @@ pub fn scrape_once(
             .map(|scraped| {
                 (
                     scraped.body.as_slice(),
-                    Format::from_content_type(&scraped.content_type),
+                    body_format(&scraped.content_type, settings.fallback_scrape_protocol),
                 )
             })
             .map_err(Clone::clone);

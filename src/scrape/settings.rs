@@ -124,8 +124,14 @@ impl Default for Authorization {
 /// `tls_config`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsSettings {
+    /// CA certificate(s) to trust, PEM, inline (`ca`).
+    pub ca: Option<String>,
     /// CA certificate(s) to trust, PEM.
     pub ca_file: Option<PathBuf>,
+    /// Client certificate, PEM, inline (`cert`).
+    pub cert: Option<String>,
+    /// Client key, PEM, inline (`key`).
+    pub key: Option<String>,
     /// Client certificate, PEM.
     pub cert_file: Option<PathBuf>,
     /// Client key, PEM.
@@ -151,6 +157,12 @@ pub struct HttpClientSettings {
     pub follow_redirects: bool,
     /// `enable_http2`, default true.
     pub enable_http2: bool,
+    /// `enable_compression`: ask for gzip; default true.
+    pub enable_compression: bool,
+    /// `proxy_url`.
+    pub proxy_url: Option<String>,
+    /// `http_headers` with inline values: sent with every scrape.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Default for HttpClientSettings {
@@ -161,6 +173,9 @@ impl Default for HttpClientSettings {
             tls: TlsSettings::default(),
             follow_redirects: true,
             enable_http2: true,
+            enable_compression: true,
+            proxy_url: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -207,6 +222,9 @@ pub struct ScrapeSettings {
     pub track_timestamps_staleness: bool,
     /// `scrape_protocols`, in preference order.
     pub scrape_protocols: Vec<ScrapeProtocol>,
+    /// `fallback_scrape_protocol`: how a body with an empty or unknown
+    /// `Content-Type` is parsed (default: the text format).
+    pub fallback_scrape_protocol: Option<ScrapeProtocol>,
     /// The HTTP client settings.
     pub http_client: HttpClientSettings,
     /// The limits.
@@ -231,6 +249,7 @@ impl ScrapeSettings {
             honor_timestamps: true,
             track_timestamps_staleness: false,
             scrape_protocols: ScrapeProtocol::DEFAULT.to_vec(),
+            fallback_scrape_protocol: None,
             http_client: HttpClientSettings::default(),
             limits: ScrapeLimits::default(),
             relabel_configs: Vec::new(),
