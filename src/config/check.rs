@@ -309,7 +309,8 @@ mod tests {
     #[test]
     fn failures_exit_one_and_name_the_problem() {
         let directory = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        type ExtraFiles<'a> = &'a [(&'a str, &'a str)];
+        let cases: &[(&str, ExtraFiles, &str)] = &[
             ("prometheus.yml", &[], "does not point to an existing file"),
             ("bad.yml", &[], "field scrape_timeout"),
             (
