@@ -602,5 +602,11 @@ scrape_configs:
     assert_eq!(config.global.external_labels.get("replica"), Some("1"));
     assert_eq!(config.global.external_labels.get("primary"), Some("true"));
     assert_eq!(config.scrape_configs[0].job_name, "1234");
-    assert_eq!(config.scrape_configs[0].static_configs[0].labels.get("rack").map(String::as_str), Some("7"));
+    assert_eq!(
+        config.scrape_configs[0].static_configs[0]
+            .labels
+            .get("rack")
+            .map(String::as_str),
+        Some("7")
+    );
 }
