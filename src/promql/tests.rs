@@ -153,3 +153,45 @@ fn range_query_equals_instant_queries_at_each_step() {
         }
     }
 }
+
+/// A store whose queriers take a while to open: holds a query in flight.
+struct SlowStorage {
+    inner: MemStorage,
+    delay: Duration,
+}
+
+impl crate::storage::Queryable for SlowStorage {
+    fn querier(
+        &self,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Box<dyn crate::storage::Querier>, crate::storage::StorageError> {
+        std::thread::sleep(self.delay);
+        self.inner.querier(mint, maxt)
+    }
+}
+
+#[test]
+fn queries_beyond_max_concurrency_wait_then_time_out() {
+    let storage = std::sync::Arc::new(SlowStorage {
+        inner: storage_with(&[("up", &[("job", "a")])], 10),
+        delay: Duration::from_millis(400),
+    });
+    let engine = std::sync::Arc::new(Engine::new(EngineOptions {
+        max_concurrency: 1,
+        timeout: Duration::from_millis(150),
+        ..EngineOptions::default()
+    }));
+    let first = {
+        let (engine, storage) = (engine.clone(), storage.clone());
+        std::thread::spawn(move || engine.instant_query(storage.as_ref(), "up", 100_000))
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let second = engine.instant_query(storage.as_ref(), "up", 100_000);
+    let Err(error) = second else {
+        panic!("the second query should not have found a free slot");
+    };
+    assert_eq!(error.to_string(), "query timed out in query queue");
+    assert_eq!(error.error_type(), "timeout");
+    let _ = first.join();
+}
