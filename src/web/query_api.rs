@@ -6,6 +6,7 @@
 mod federate;
 pub mod json;
 pub mod params;
+mod tsdb_status;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -618,7 +619,7 @@ async fn tsdb_status(
         None => {
             let queryable = state.queryable.clone();
             tokio::task::spawn_blocking(move || {
-                federate::cardinality_stats(queryable.as_ref(), limit)
+                tsdb_status::cardinality_stats(queryable.as_ref(), limit)
             })
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?
