@@ -141,12 +141,12 @@ async fn targets(
 }
 
 /// Parses a `limit`-like parameter: absent means -1 (no limit).
-fn limit_param(params: &HashMap<String, String>, name: &str) -> Result<i64, Response> {
+fn limit_param(params: &HashMap<String, String>, name: &str) -> Result<i64, String> {
     match params.get(name).filter(|s| !s.is_empty()) {
         None => Ok(-1),
         Some(text) => text
             .parse::<i64>()
-            .map_err(|_| bad_data(format!("{name} must be a number"))),
+            .map_err(|_| format!("{name} must be a number")),
     }
 }
 
@@ -180,7 +180,7 @@ async fn targets_metadata(
 ) -> Response {
     let limit = match limit_param(&params, "limit") {
         Ok(limit) => limit,
-        Err(response) => return response,
+        Err(message) => return bad_data(message),
     };
     let matchers = match params.get("match_target").filter(|s| !s.is_empty()) {
         None => None,
@@ -239,11 +239,11 @@ async fn metadata(
 ) -> Response {
     let limit = match limit_param(&params, "limit") {
         Ok(limit) => limit,
-        Err(response) => return response,
+        Err(message) => return bad_data(message),
     };
     let limit_per_metric = match limit_param(&params, "limit_per_metric") {
         Ok(limit) => limit,
-        Err(response) => return response,
+        Err(message) => return bad_data(message),
     };
     let metric = params.get("metric").filter(|s| !s.is_empty());
     let mut families: BTreeMap<String, Vec<Metadata>> = BTreeMap::new();
