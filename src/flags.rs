@@ -185,12 +185,6 @@ impl ServerFlags {
     /// silently ignored.
     pub fn unavailable(&self) -> Vec<(&'static str, &'static str)> {
         let mut out = Vec::new();
-        if self.web_enable_remote_write_receiver {
-            out.push((
-                "--web.enable-remote-write-receiver",
-                "the remote-write receiver is not available yet (issue 6); POST /api/v1/write answers 404",
-            ));
-        }
         if !self.web_config_file.is_empty() {
             out.push((
                 "--web.config.file",
@@ -276,7 +270,7 @@ pub enum TsdbCommand {
         /// The TSDB directory.
         #[arg(default_value = "data/")]
         dir: PathBuf,
-        /// Print sizes in human-readable units.
+        /// Accepted for promtool compatibility; sizes are always printed in bytes.
         #[arg(short = 'r', long = "human-readable")]
         human_readable: bool,
     },

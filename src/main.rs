@@ -45,11 +45,12 @@ fn run_command(command: Command) -> u8 {
     let mut stdout = std::io::stdout();
     let mut stderr = std::io::stderr();
     match command {
-        Command::Check(_) => {
-            let _ = (&mut stdout, &mut stderr);
-            eprintln!("promshard check: not available yet in this build");
-            1
-        }
+        Command::Check(flags::CheckCommand::Config { files }) => clamp_exit(
+            promshard::config::check::check_config_files(&files, &mut stdout, &mut stderr),
+        ),
+        Command::Check(flags::CheckCommand::Rules { files }) => clamp_exit(
+            promshard::config::check::check_rule_files(&files, &mut stdout, &mut stderr),
+        ),
         Command::Tsdb(tsdb) => node::run_tsdb_command(tsdb),
         Command::Test(flags::TestCommand::Rules { .. }) => {
             eprintln!(
@@ -64,4 +65,8 @@ fn run_command(command: Command) -> u8 {
             1
         }
     }
+}
+
+fn clamp_exit(code: i32) -> u8 {
+    u8::try_from(code).unwrap_or(1)
 }

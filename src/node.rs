@@ -21,7 +21,7 @@ use promshard::storage::{Appendable, Queryable};
 use promshard::tsdb::{Db, DbOptions};
 use promshard::web::{self, Lifecycle, ReloadRequest, StatusInfo, WebState};
 
-use crate::flags::{ServerFlags, TsdbCommand};
+use crate::flags::{ImportCommand, ServerFlags, TsdbCommand};
 
 /// The parts a reload reconfigures.
 struct Components {
@@ -266,7 +266,8 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         },
         registry: registry.clone(),
     };
-    let app = web::router(web_state, vec![query_router, remote_router]);
+    let targets_router = web::targets_api::router(components.scrape.clone());
+    let app = web::router(web_state, vec![query_router, targets_router, remote_router]);
     let listener = tokio::net::TcpListener::bind(&flags.web_listen_address)
         .await
         .with_context(|| format!("listening on {}", flags.web_listen_address))?;
@@ -312,9 +313,59 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
 }
 
 /// Runs `promshard tsdb ...` and returns the exit code.
-pub fn run_tsdb_command(_command: TsdbCommand) -> u8 {
-    eprintln!("promshard tsdb: not available yet in this build");
-    1
+pub fn run_tsdb_command(command: TsdbCommand) -> u8 {
+    let mut out = std::io::stdout();
+    let outcome: Result<(), String> = match command {
+        TsdbCommand::List {
+            dir,
+            human_readable: _,
+        } => promshard::tsdb::cli::list(&dir, &mut out)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        TsdbCommand::Dump {
+            dir,
+            min_time,
+            max_time,
+            matchers,
+        } => matchers
+            .iter()
+            .map(|selector| {
+                promshard::promql::parse_series_selector(selector)
+                    .map_err(|e| format!("--match {selector}: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|sets| {
+                // Each --match selects on its own; dump them in turn.
+                for matchers in sets {
+                    promshard::tsdb::cli::dump(&dir, min_time, max_time, &matchers, &mut out)
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            }),
+        TsdbCommand::Import(ImportCommand::Openmetrics {
+            file,
+            dir,
+            max_block_duration,
+        }) => parse_duration(&max_block_duration)
+            .map_err(|e| format!("--max-block-duration: {e}"))
+            .and_then(|duration| {
+                promshard::tsdb::cli::import_openmetrics(
+                    &file,
+                    &dir,
+                    duration.as_millis() as i64,
+                    &mut out,
+                )
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+            }),
+    };
+    match outcome {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("promshard tsdb: {error}");
+            1
+        }
+    }
 }
 
 /// Prometheus's duration syntax (`15d`, `1h30m`).
