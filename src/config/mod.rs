@@ -231,6 +231,14 @@ fn parse_error(text: &str, file_name: &str, error: &serde_saphyr::Error) -> Conf
         Some(suffix) => rendered[..suffix].to_string(),
         None => rendered,
     };
+    for (parser_wording, plain_wording) in [
+        ("expected sequence start", "expected a list"),
+        ("expected mapping start", "expected a mapping of fields"),
+    ] {
+        if message.contains(parser_wording) {
+            message = message.replace(parser_wording, plain_wording);
+        }
+    }
     let mut field = String::new();
     if let Some(unknown) = quoted_after(&message, "unknown field `") {
         field = unknown.to_string();
