@@ -610,3 +610,34 @@ scrape_configs:
         Some("7")
     );
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const FIXTURE: &str = include_str!("../../tests/fixtures/config/every_field.yml");
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Arbitrary text is an error or a config, never a panic.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            let _ = load_str(&text, "fuzz.yml");
+        }
+
+        /// The full fixture with a slice cut out or a byte replaced: errors
+        /// keep naming the file.
+        #[test]
+        fn damaged_fixture_never_panics(start in 0usize..FIXTURE.len(), length in 0usize..40, replacement in "[ :\\-\\[\\]{}a-z0-9\"'#\\t\\n]{0,3}") {
+            let end = (start + length).min(FIXTURE.len());
+            if FIXTURE.is_char_boundary(start) && FIXTURE.is_char_boundary(end) {
+                let damaged = format!("{}{}{}", &FIXTURE[..start], replacement, &FIXTURE[end..]);
+                if let Err(error) = load_str(&damaged, "damaged.yml") {
+                    prop_assert!(error.to_string().starts_with("damaged.yml"), "{}", error);
+                }
+            }
+        }
+    }
+}

@@ -168,3 +168,17 @@ fn templates_prometheus_accepts_pass() {
         assert!(check_template(template).is_err(), "{template} should fail");
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Arbitrary rule-file text, including broken templates and
+    /// expressions, is an error or a file, never a panic.
+    #[test]
+    fn arbitrary_rule_text_never_panics(text in "\\PC{0,200}", template in "[{}$a-z .|\"()]{0,30}") {
+        let _ = parse_rule_file(&text, "fuzz.yml");
+        let _ = check_template(&template);
+        let wrapped = format!("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        annotations:\n          x: '{}'\n", template.replace('\'', "''"));
+        let _ = parse_rule_file(&wrapped, "fuzz.yml");
+    }
+}
