@@ -118,12 +118,12 @@ fn bad_rule_files_name_file_line_group_and_rule() {
         (
             "unknown rule field",
             "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        summary: x\n",
-            "r.yml:6: unknown field `summary`",
+            "r.yml:6: group \"g\", rule 1, \"A\": unknown field `summary`",
         ),
         (
             "bad duration",
             "groups:\n  - name: g\n    interval: 1x\n    rules: []\n",
-            "r.yml:3: field interval: not a valid duration",
+            "r.yml:3: group \"g\": field interval: not a valid duration",
         ),
     ];
     let mut failures = Vec::new();
