@@ -273,16 +273,11 @@ fn enclosing_group_and_rule(text: &str, line: usize) -> Option<(String, Option<(
         .groups
         .iter()
         .enumerate()
-        .filter(|(position, _)| before(&format!("groups.{position}")).is_some())
-        .next_back()?;
+        .rfind(|(position, _)| before(&format!("groups.{position}")).is_some())?;
     let rules: &[LenientRule] = group.rules.as_deref().unwrap_or_default();
-    let rule = rules
-        .iter()
-        .enumerate()
-        .filter(|(position, _)| {
-            before(&format!("groups.{group_position}.rules.{position}")).is_some()
-        })
-        .next_back();
+    let rule = rules.iter().enumerate().rfind(|(position, _)| {
+        before(&format!("groups.{group_position}.rules.{position}")).is_some()
+    });
     let rule = rule.map(|(position, rule)| {
         let name = rule
             .alert
