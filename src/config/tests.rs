@@ -575,6 +575,28 @@ fn bad_configs_name_file_line_and_field() {
 }
 
 #[test]
+fn url_targets_are_allowed_when_relabeling_may_rewrite_them() {
+    // The blackbox exporter pattern.
+    let text = "\
+scrape_configs:
+  - job_name: blackbox
+    metrics_path: /probe
+    static_configs:
+      - targets: [https://example.com/health]
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_target
+      - target_label: __address__
+        replacement: blackbox:9115
+";
+    let config = load_str(text, "blackbox.yml").unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(
+        config.scrape_configs[0].static_configs[0].targets[0],
+        "https://example.com/health"
+    );
+}
+
+#[test]
 fn missing_file_is_a_read_error_naming_the_file() {
     let error = load_file(Path::new("/nonexistent/promshard.yml")).err();
     let rendered = error.map(|error| error.to_string()).unwrap_or_default();

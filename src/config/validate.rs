@@ -195,10 +195,13 @@ fn validate_scrape_config(
         &join_path(path, "metric_relabel_configs"),
         legacy_names,
     )?;
+    // As Prometheus: URLs in targets are refused unless relabeling may
+    // rewrite them (the blackbox exporter pattern).
     validate_static_configs(
         &scrape_config.static_configs,
         &join_path(path, "static_configs"),
         legacy_names,
+        scrape_config.relabel_configs.is_empty(),
     )?;
     validate_file_sd_configs(
         &scrape_config.file_sd_configs,
@@ -252,11 +255,12 @@ fn validate_static_configs(
     static_configs: &[StaticConfig],
     path: &str,
     legacy_names: bool,
+    check_addresses: bool,
 ) -> Checked {
     for (position, static_config) in static_configs.iter().enumerate() {
         let group_path = join_path(path, &position.to_string());
         for (target_position, target) in static_config.targets.iter().enumerate() {
-            if target.contains('/') {
+            if check_addresses && target.contains('/') {
                 return Err(problem(
                     format!("{group_path}.targets.{target_position}"),
                     format!("{target:?} is not a valid hostname"),
@@ -514,6 +518,7 @@ fn validate_alertmanager(
         &alertmanager.static_configs,
         &join_path(path, "static_configs"),
         legacy_names,
+        alertmanager.relabel_configs.is_empty(),
     )?;
     validate_file_sd_configs(
         &alertmanager.file_sd_configs,
@@ -537,6 +542,12 @@ fn validate_alertmanager(
 
 fn check_reserved_headers<'a>(headers: impl Iterator<Item = &'a String>, path: &str) -> Checked {
     for name in headers {
+        if name.eq_ignore_ascii_case("authorization") {
+            return Err(problem(
+                join_path(path, name),
+                "authorization header must be changed via the basic_auth or authorization parameter",
+            ));
+        }
         if RESERVED_REMOTE_HEADERS
             .iter()
             .any(|reserved| reserved.eq_ignore_ascii_case(name))
@@ -572,21 +583,6 @@ fn validate_remote(config: &mut Config) -> Checked {
             ));
         }
         check_reserved_headers(remote_write.headers.keys(), &join_path(&path, "headers"))?;
-        let has_auth = remote_write.http_client.authorization.is_some()
-            || remote_write.http_client.basic_auth.is_some()
-            || !remote_write.http_client.bearer_token.is_empty()
-            || !remote_write.http_client.bearer_token_file.is_empty();
-        if has_auth
-            && remote_write
-                .headers
-                .keys()
-                .any(|name| name.eq_ignore_ascii_case("authorization"))
-        {
-            return Err(problem(
-                join_path(&path, "headers"),
-                "authorization header configuration is not yet supported together with another authentication method",
-            ));
-        }
         validate_http_client(&mut remote_write.http_client, &path)?;
         validate_relabel_configs(
             &remote_write.write_relabel_configs,
