@@ -168,6 +168,7 @@ fn validate_scrape_config(
             ));
         }
     }
+    let local_validation_unset = scrape_config.metric_name_validation_scheme.is_empty();
     match scrape_config.metric_name_validation_scheme.as_str() {
         "" => {
             scrape_config.metric_name_validation_scheme =
@@ -183,6 +184,7 @@ fn validate_scrape_config(
             ));
         }
     }
+    resolve_escaping_scheme(scrape_config, global, local_validation_unset, path)?;
     inherit_limits(scrape_config, global);
     let legacy_names = scrape_config.metric_name_validation_scheme == "legacy";
     validate_relabel_configs(
@@ -213,6 +215,55 @@ fn validate_scrape_config(
     )
 }
 
+/// Prometheus's escaping schemes for `metric_name_escaping_scheme`.
+const ESCAPING_SCHEMES: [&str; 4] = ["allow-utf-8", "underscores", "dots", "values"];
+
+/// Fills `metric_name_escaping_scheme` from the validation scheme when
+/// unset, and checks it, as Prometheus's `ScrapeConfig.Validate` does.
+fn resolve_escaping_scheme(
+    scrape_config: &mut ScrapeConfig,
+    global: &GlobalConfig,
+    local_validation_unset: bool,
+    path: &str,
+) -> Checked {
+    let global_escaping = match global.metric_name_escaping_scheme.as_str() {
+        "" if global.uses_legacy_name_validation() => "underscores".to_string(),
+        "" => "allow-utf-8".to_string(),
+        scheme if ESCAPING_SCHEMES.contains(&scheme) => scheme.to_string(),
+        other => {
+            return Err(problem(
+                "global.metric_name_escaping_scheme",
+                format!(
+                    "unknown global name escaping method specified, must be one of 'allow-utf-8', 'underscores', 'dots', or 'values', got {other:?}"
+                ),
+            ));
+        }
+    };
+    if scrape_config.metric_name_escaping_scheme.is_empty() {
+        scrape_config.metric_name_escaping_scheme = if local_validation_unset {
+            global_escaping
+        } else if scrape_config.metric_name_validation_scheme == "legacy" {
+            "underscores".to_string()
+        } else {
+            "allow-utf-8".to_string()
+        };
+    }
+    let field = join_path(path, "metric_name_escaping_scheme");
+    match scrape_config.metric_name_escaping_scheme.as_str() {
+        "allow-utf-8" if scrape_config.metric_name_validation_scheme != "utf8" => Err(problem(
+            field,
+            "utf8 metric names requested but validation scheme is not set to UTF8",
+        )),
+        scheme if ESCAPING_SCHEMES.contains(&scheme) => Ok(()),
+        other => Err(problem(
+            field,
+            format!(
+                "unknown scrape config name escaping method specified, must be one of 'allow-utf-8', 'underscores', 'dots', or 'values', got {other:?}"
+            ),
+        )),
+    }
+}
+
 fn inherit_limits(scrape_config: &mut ScrapeConfig, global: &GlobalConfig) {
     let inherit = |local: &mut u64, global_value: u64| {
         if *local == 0 {
@@ -237,6 +288,17 @@ fn inherit_limits(scrape_config: &mut ScrapeConfig, global: &GlobalConfig) {
         &mut scrape_config.keep_dropped_targets,
         global.keep_dropped_targets,
     );
+    if scrape_config.scrape_native_histograms.is_none() {
+        scrape_config.scrape_native_histograms = global.scrape_native_histograms.or(Some(false));
+    }
+    if scrape_config.convert_classic_histograms_to_nhcb.is_none() {
+        scrape_config.convert_classic_histograms_to_nhcb =
+            Some(global.convert_classic_histograms_to_nhcb);
+    }
+    if scrape_config.always_scrape_classic_histograms.is_none() {
+        scrape_config.always_scrape_classic_histograms =
+            Some(global.always_scrape_classic_histograms);
+    }
     if scrape_config.extra_scrape_metrics.is_none() {
         scrape_config.extra_scrape_metrics = Some(global.extra_scrape_metrics);
     }
