@@ -663,3 +663,14 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn embedded_default_loads_and_matches_the_shipped_file() {
+    let config = load_embedded_default().unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(config.scrape_configs.len(), 2);
+    assert_eq!(config.rule_files, vec!["config/../rules/*.yml".to_string()]);
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/promshard.yml"))
+            .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(shipped, EMBEDDED_DEFAULT_YAML);
+}
