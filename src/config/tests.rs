@@ -252,6 +252,39 @@ fn every_supported_field_loads_with_its_value() {
         (2, 512)
     );
 
+    let remaining = config
+        .scrape_config("remaining-fields")
+        .unwrap_or_else(|| panic!("job remaining-fields missing"));
+    assert_eq!(remaining.native_histogram_bucket_limit, 160);
+    assert_eq!(remaining.metric_name_escaping_scheme, "underscores");
+    assert_eq!(remaining.always_scrape_classic_histograms, Some(true));
+    assert!(remaining.http_client.proxy_from_environment);
+    assert!(
+        remaining
+            .http_client
+            .tls_config
+            .ca
+            .contains("BEGIN CERTIFICATE")
+    );
+    assert_eq!(
+        remaining.scrape_failure_log_file,
+        in_directory("job-failures.log")
+    );
+    assert_eq!(
+        config.remote_write[0].queue_config.sample_age_limit,
+        PromDuration::from_secs(3600)
+    );
+    assert_eq!(config.remote_read[0].chunked_read_limit, 1_000_000);
+    assert_eq!(config.alerting.alertmanagers[0].http_sd_configs.len(), 1);
+    assert!(config.global.extra_scrape_metrics);
+    assert_eq!(
+        config
+            .scrape_config("node")
+            .and_then(|node| node.extra_scrape_metrics),
+        Some(true),
+        "inherited"
+    );
+
     let sd_configs = config.scrape_sd_configs();
     assert_eq!(sd_configs["node"].len(), 3);
 }
