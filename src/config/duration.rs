@@ -161,28 +161,37 @@ impl Serialize for PromDuration {
 impl<'de> Deserialize<'de> for PromDuration {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // A bare YAML `0` arrives as an integer.
-        let text = StringOrNumber::deserialize(deserializer)?.into_string();
+        let text = scalar_text(deserializer, "a duration such as 15s, 1m or 1h30m")?;
         PromDuration::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
-/// A scalar that may be written as a number or a string (`0`, `10MB`).
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub(crate) enum StringOrNumber {
-    Text(String),
-    Unsigned(u64),
-    Float(f64),
-}
-
-impl StringOrNumber {
-    pub(crate) fn into_string(self) -> String {
-        match self {
-            StringOrNumber::Text(text) => text,
-            StringOrNumber::Unsigned(number) => number.to_string(),
-            StringOrNumber::Float(number) => number.to_string(),
+/// Reads a YAML scalar written as text or a number (`0`, `10MB`, `15s`)
+/// as text; anything else is an error saying what was `expected`.
+pub(crate) fn scalar_text<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+    expected: &'static str,
+) -> Result<String, D::Error> {
+    struct ScalarVisitor(&'static str);
+    impl serde::de::Visitor<'_> for ScalarVisitor {
+        type Value = String;
+        fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+            formatter.write_str(self.0)
+        }
+        fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<String, E> {
+            Ok(value.to_string())
+        }
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<String, E> {
+            Ok(value.to_string())
+        }
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<String, E> {
+            Ok(value.to_string())
+        }
+        fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<String, E> {
+            Ok(value.to_string())
         }
     }
+    deserializer.deserialize_any(ScalarVisitor(expected))
 }
 
 #[cfg(test)]

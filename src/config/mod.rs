@@ -144,6 +144,20 @@ fn located(file: &str, line: usize, field: &str, message: &str) -> String {
     }
 }
 
+/// The embedded default configuration (`config/promshard.yml`): one node
+/// scraping itself on `localhost:9090` and the host exporter on
+/// `localhost:9100`, with the example rules in `rules/`.
+pub const EMBEDDED_DEFAULT_YAML: &str = include_str!("../../config/promshard.yml");
+
+/// The name the embedded default is loaded under; relative paths in it
+/// (`../rules/*.yml`) resolve against `config/` in the working directory.
+pub const EMBEDDED_DEFAULT_FILE_NAME: &str = "config/promshard.yml";
+
+/// Loads [`EMBEDDED_DEFAULT_YAML`], for running without `--config.file`.
+pub fn load_embedded_default() -> Result<Config, ConfigError> {
+    load_str(EMBEDDED_DEFAULT_YAML, EMBEDDED_DEFAULT_FILE_NAME)
+}
+
 /// Reads, validates and resolves the configuration file at `path`.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     let file_name = path.display().to_string();
@@ -231,6 +245,14 @@ fn parse_error(text: &str, file_name: &str, error: &serde_saphyr::Error) -> Conf
         Some(suffix) => rendered[..suffix].to_string(),
         None => rendered,
     };
+    for (parser_wording, plain_wording) in [
+        ("expected sequence start", "expected a list"),
+        ("expected mapping start", "expected a mapping of fields"),
+    ] {
+        if message.contains(parser_wording) {
+            message = message.replace(parser_wording, plain_wording);
+        }
+    }
     let mut field = String::new();
     if let Some(unknown) = quoted_after(&message, "unknown field `") {
         field = unknown.to_string();

@@ -28,7 +28,8 @@ pub struct QueueConfig {
     pub min_backoff: PromDuration,
     /// Longest retry delay; default 5s.
     pub max_backoff: PromDuration,
-    /// Retry on HTTP 429; default true (Prometheus 3's default).
+    /// Retry on HTTP 429 (honouring `Retry-After`). promshard's default is
+    /// true, so a rate-limited receiver loses nothing; Prometheus 3's is false.
     pub retry_on_http_429: bool,
     /// Samples older than this are dropped instead of sent; 0 = never.
     pub sample_age_limit: PromDuration,
@@ -144,6 +145,8 @@ config_struct_with_http_client! {
         pub required_matchers: BTreeMap<String, String>,
         /// Add external labels as matchers; default true.
         pub filter_external_labels: bool,
+        /// Largest frame of a chunked (streamed) read response; default 50MB.
+        pub chunked_read_limit: u64,
     }
 }
 
@@ -157,6 +160,7 @@ impl Default for RemoteReadConfig {
             read_recent: false,
             required_matchers: BTreeMap::new(),
             filter_external_labels: true,
+            chunked_read_limit: 50_000_000,
             http_client: HttpClientConfig::default(),
         }
     }

@@ -252,6 +252,39 @@ fn every_supported_field_loads_with_its_value() {
         (2, 512)
     );
 
+    let remaining = config
+        .scrape_config("remaining-fields")
+        .unwrap_or_else(|| panic!("job remaining-fields missing"));
+    assert_eq!(remaining.native_histogram_bucket_limit, 160);
+    assert_eq!(remaining.metric_name_escaping_scheme, "underscores");
+    assert_eq!(remaining.always_scrape_classic_histograms, Some(true));
+    assert!(remaining.http_client.proxy_from_environment);
+    assert!(
+        remaining
+            .http_client
+            .tls_config
+            .ca
+            .contains("BEGIN CERTIFICATE")
+    );
+    assert_eq!(
+        remaining.scrape_failure_log_file,
+        in_directory("job-failures.log")
+    );
+    assert_eq!(
+        config.remote_write[0].queue_config.sample_age_limit,
+        PromDuration::from_secs(3600)
+    );
+    assert_eq!(config.remote_read[0].chunked_read_limit, 1_000_000);
+    assert_eq!(config.alerting.alertmanagers[0].http_sd_configs.len(), 1);
+    assert!(config.global.extra_scrape_metrics);
+    assert_eq!(
+        config
+            .scrape_config("node")
+            .and_then(|node| node.extra_scrape_metrics),
+        Some(true),
+        "inherited"
+    );
+
     let sd_configs = config.scrape_sd_configs();
     assert_eq!(sd_configs["node"].len(), 3);
 }
@@ -575,6 +608,28 @@ fn bad_configs_name_file_line_and_field() {
 }
 
 #[test]
+fn url_targets_are_allowed_when_relabeling_may_rewrite_them() {
+    // The blackbox exporter pattern.
+    let text = "\
+scrape_configs:
+  - job_name: blackbox
+    metrics_path: /probe
+    static_configs:
+      - targets: [https://example.com/health]
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_target
+      - target_label: __address__
+        replacement: blackbox:9115
+";
+    let config = load_str(text, "blackbox.yml").unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(
+        config.scrape_configs[0].static_configs[0].targets[0],
+        "https://example.com/health"
+    );
+}
+
+#[test]
 fn missing_file_is_a_read_error_naming_the_file() {
     let error = load_file(Path::new("/nonexistent/promshard.yml")).err();
     let rendered = error.map(|error| error.to_string()).unwrap_or_default();
@@ -609,4 +664,46 @@ scrape_configs:
             .map(String::as_str),
         Some("7")
     );
+}
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const FIXTURE: &str = include_str!("../../tests/fixtures/config/every_field.yml");
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Arbitrary text is an error or a config, never a panic.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            let _ = load_str(&text, "fuzz.yml");
+        }
+
+        /// The full fixture with a slice cut out or a byte replaced: errors
+        /// keep naming the file.
+        #[test]
+        fn damaged_fixture_never_panics(start in 0usize..FIXTURE.len(), length in 0usize..40, replacement in "[ :\\-\\[\\]{}a-z0-9\"'#\\t\\n]{0,3}") {
+            let end = (start + length).min(FIXTURE.len());
+            if FIXTURE.is_char_boundary(start) && FIXTURE.is_char_boundary(end) {
+                let damaged = format!("{}{}{}", &FIXTURE[..start], replacement, &FIXTURE[end..]);
+                if let Err(error) = load_str(&damaged, "damaged.yml") {
+                    prop_assert!(error.to_string().starts_with("damaged.yml"), "{}", error);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn embedded_default_loads_and_matches_the_shipped_file() {
+    let config = load_embedded_default().unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(config.scrape_configs.len(), 2);
+    assert_eq!(config.rule_files, vec!["config/../rules/*.yml".to_string()]);
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/promshard.yml"))
+            .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(shipped, EMBEDDED_DEFAULT_YAML);
 }

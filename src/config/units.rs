@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::duration::StringOrNumber;
+use super::duration::scalar_text;
 
 const UNITS: [(&str, u64); 15] = [
     ("B", 1),
@@ -115,7 +115,7 @@ impl Serialize for ByteSize {
 
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = StringOrNumber::deserialize(deserializer)?.into_string();
+        let text = scalar_text(deserializer, "a size such as 10MB")?;
         ByteSize::parse(&text).map_err(serde::de::Error::custom)
     }
 }

@@ -168,6 +168,7 @@ fn validate_scrape_config(
             ));
         }
     }
+    let local_validation_unset = scrape_config.metric_name_validation_scheme.is_empty();
     match scrape_config.metric_name_validation_scheme.as_str() {
         "" => {
             scrape_config.metric_name_validation_scheme =
@@ -183,6 +184,7 @@ fn validate_scrape_config(
             ));
         }
     }
+    resolve_escaping_scheme(scrape_config, global, local_validation_unset, path)?;
     inherit_limits(scrape_config, global);
     let legacy_names = scrape_config.metric_name_validation_scheme == "legacy";
     validate_relabel_configs(
@@ -195,10 +197,13 @@ fn validate_scrape_config(
         &join_path(path, "metric_relabel_configs"),
         legacy_names,
     )?;
+    // As Prometheus: URLs in targets are refused unless relabeling may
+    // rewrite them (the blackbox exporter pattern).
     validate_static_configs(
         &scrape_config.static_configs,
         &join_path(path, "static_configs"),
         legacy_names,
+        scrape_config.relabel_configs.is_empty(),
     )?;
     validate_file_sd_configs(
         &scrape_config.file_sd_configs,
@@ -208,6 +213,55 @@ fn validate_scrape_config(
         &mut scrape_config.http_sd_configs,
         &join_path(path, "http_sd_configs"),
     )
+}
+
+/// Prometheus's escaping schemes for `metric_name_escaping_scheme`.
+const ESCAPING_SCHEMES: [&str; 4] = ["allow-utf-8", "underscores", "dots", "values"];
+
+/// Fills `metric_name_escaping_scheme` from the validation scheme when
+/// unset, and checks it, as Prometheus's `ScrapeConfig.Validate` does.
+fn resolve_escaping_scheme(
+    scrape_config: &mut ScrapeConfig,
+    global: &GlobalConfig,
+    local_validation_unset: bool,
+    path: &str,
+) -> Checked {
+    let global_escaping = match global.metric_name_escaping_scheme.as_str() {
+        "" if global.uses_legacy_name_validation() => "underscores".to_string(),
+        "" => "allow-utf-8".to_string(),
+        scheme if ESCAPING_SCHEMES.contains(&scheme) => scheme.to_string(),
+        other => {
+            return Err(problem(
+                "global.metric_name_escaping_scheme",
+                format!(
+                    "unknown global name escaping method specified, must be one of 'allow-utf-8', 'underscores', 'dots', or 'values', got {other:?}"
+                ),
+            ));
+        }
+    };
+    if scrape_config.metric_name_escaping_scheme.is_empty() {
+        scrape_config.metric_name_escaping_scheme = if local_validation_unset {
+            global_escaping
+        } else if scrape_config.metric_name_validation_scheme == "legacy" {
+            "underscores".to_string()
+        } else {
+            "allow-utf-8".to_string()
+        };
+    }
+    let field = join_path(path, "metric_name_escaping_scheme");
+    match scrape_config.metric_name_escaping_scheme.as_str() {
+        "allow-utf-8" if scrape_config.metric_name_validation_scheme != "utf8" => Err(problem(
+            field,
+            "utf8 metric names requested but validation scheme is not set to UTF8",
+        )),
+        scheme if ESCAPING_SCHEMES.contains(&scheme) => Ok(()),
+        other => Err(problem(
+            field,
+            format!(
+                "unknown scrape config name escaping method specified, must be one of 'allow-utf-8', 'underscores', 'dots', or 'values', got {other:?}"
+            ),
+        )),
+    }
 }
 
 fn inherit_limits(scrape_config: &mut ScrapeConfig, global: &GlobalConfig) {
@@ -234,6 +288,17 @@ fn inherit_limits(scrape_config: &mut ScrapeConfig, global: &GlobalConfig) {
         &mut scrape_config.keep_dropped_targets,
         global.keep_dropped_targets,
     );
+    if scrape_config.scrape_native_histograms.is_none() {
+        scrape_config.scrape_native_histograms = global.scrape_native_histograms.or(Some(false));
+    }
+    if scrape_config.convert_classic_histograms_to_nhcb.is_none() {
+        scrape_config.convert_classic_histograms_to_nhcb =
+            Some(global.convert_classic_histograms_to_nhcb);
+    }
+    if scrape_config.always_scrape_classic_histograms.is_none() {
+        scrape_config.always_scrape_classic_histograms =
+            Some(global.always_scrape_classic_histograms);
+    }
     if scrape_config.extra_scrape_metrics.is_none() {
         scrape_config.extra_scrape_metrics = Some(global.extra_scrape_metrics);
     }
@@ -252,11 +317,12 @@ fn validate_static_configs(
     static_configs: &[StaticConfig],
     path: &str,
     legacy_names: bool,
+    check_addresses: bool,
 ) -> Checked {
     for (position, static_config) in static_configs.iter().enumerate() {
         let group_path = join_path(path, &position.to_string());
         for (target_position, target) in static_config.targets.iter().enumerate() {
-            if target.contains('/') {
+            if check_addresses && target.contains('/') {
                 return Err(problem(
                     format!("{group_path}.targets.{target_position}"),
                     format!("{target:?} is not a valid hostname"),
@@ -514,6 +580,7 @@ fn validate_alertmanager(
         &alertmanager.static_configs,
         &join_path(path, "static_configs"),
         legacy_names,
+        alertmanager.relabel_configs.is_empty(),
     )?;
     validate_file_sd_configs(
         &alertmanager.file_sd_configs,
@@ -537,6 +604,12 @@ fn validate_alertmanager(
 
 fn check_reserved_headers<'a>(headers: impl Iterator<Item = &'a String>, path: &str) -> Checked {
     for name in headers {
+        if name.eq_ignore_ascii_case("authorization") {
+            return Err(problem(
+                join_path(path, name),
+                "authorization header must be changed via the basic_auth or authorization parameter",
+            ));
+        }
         if RESERVED_REMOTE_HEADERS
             .iter()
             .any(|reserved| reserved.eq_ignore_ascii_case(name))
@@ -572,21 +645,6 @@ fn validate_remote(config: &mut Config) -> Checked {
             ));
         }
         check_reserved_headers(remote_write.headers.keys(), &join_path(&path, "headers"))?;
-        let has_auth = remote_write.http_client.authorization.is_some()
-            || remote_write.http_client.basic_auth.is_some()
-            || !remote_write.http_client.bearer_token.is_empty()
-            || !remote_write.http_client.bearer_token_file.is_empty();
-        if has_auth
-            && remote_write
-                .headers
-                .keys()
-                .any(|name| name.eq_ignore_ascii_case("authorization"))
-        {
-            return Err(problem(
-                join_path(&path, "headers"),
-                "authorization header configuration is not yet supported together with another authentication method",
-            ));
-        }
         validate_http_client(&mut remote_write.http_client, &path)?;
         validate_relabel_configs(
             &remote_write.write_relabel_configs,

@@ -177,6 +177,15 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Arbitrary file content is an error or groups, never a panic.
+        #[test]
+        fn arbitrary_content_never_panics(text in "\\PC{0,200}") {
+            let _ = parse_target_groups(&text, GroupFormat::Json, "f", &[]);
+            let _ = parse_target_groups(&text, GroupFormat::Yaml, "f", &[]);
+        }
+    }
+
     #[test]
     fn empty_yaml_file_has_no_groups() {
         let groups = parse_target_groups("", GroupFormat::Yaml, "f", &[])

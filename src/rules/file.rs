@@ -216,6 +216,13 @@ pub fn parse_rule_file(text: &str, file: &str) -> Result<RuleFile, RuleFileError
             }
             _ => message,
         };
+        let message = match enclosing_group_and_rule(text, line) {
+            Some((group, Some((position, rule_name)))) => {
+                format!("group {group:?}, rule {position}, {rule_name:?}: {message}")
+            }
+            Some((group, None)) => format!("group {group:?}: {message}"),
+            None => message,
+        };
         RuleFileError::Parse {
             file: file.to_string(),
             line,
@@ -231,6 +238,55 @@ pub fn parse_rule_file(text: &str, file: &str) -> Result<RuleFile, RuleFileError
             problems,
         })
     }
+}
+
+/// The group (and rule, 1-based, with its name) that `line` falls in,
+/// read leniently so that a document with an unknown field or a value of
+/// the wrong type can still be attributed; `None` for broken YAML.
+fn enclosing_group_and_rule(text: &str, line: usize) -> Option<(String, Option<(usize, String)>)> {
+    #[derive(Deserialize)]
+    struct LenientFile {
+        #[serde(default)]
+        groups: Vec<LenientGroup>,
+    }
+    #[derive(Deserialize)]
+    struct LenientGroup {
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        rules: Option<Vec<LenientRule>>,
+    }
+    #[derive(Deserialize)]
+    struct LenientRule {
+        #[serde(default)]
+        record: Option<String>,
+        #[serde(default)]
+        alert: Option<String>,
+    }
+    let lenient: LenientFile = serde_saphyr::from_str(text).ok()?;
+    let index = LineIndex::new(text);
+    let before = |path: &str| {
+        let found = index.line_of(path);
+        (found > 0 && found <= line).then_some(found)
+    };
+    let (group_position, group) = lenient
+        .groups
+        .iter()
+        .enumerate()
+        .rfind(|(position, _)| before(&format!("groups.{position}")).is_some())?;
+    let rules: &[LenientRule] = group.rules.as_deref().unwrap_or_default();
+    let rule = rules.iter().enumerate().rfind(|(position, _)| {
+        before(&format!("groups.{group_position}.rules.{position}")).is_some()
+    });
+    let rule = rule.map(|(position, rule)| {
+        let name = rule
+            .alert
+            .clone()
+            .or_else(|| rule.record.clone())
+            .unwrap_or_default();
+        (position + 1, name)
+    });
+    Some((group.name.clone().unwrap_or_default(), rule))
 }
 
 fn validate_rule_file(rule_file: &RuleFile, index: &LineIndex) -> Vec<RuleProblem> {

@@ -118,12 +118,12 @@ fn bad_rule_files_name_file_line_group_and_rule() {
         (
             "unknown rule field",
             "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        summary: x\n",
-            "r.yml:6: unknown field `summary`",
+            "r.yml:6: group \"g\", rule 1, \"A\": unknown field `summary`",
         ),
         (
             "bad duration",
             "groups:\n  - name: g\n    interval: 1x\n    rules: []\n",
-            "r.yml:3: field interval: not a valid duration",
+            "r.yml:3: group \"g\": field interval: not a valid duration",
         ),
     ];
     let mut failures = Vec::new();
@@ -166,5 +166,19 @@ fn templates_prometheus_accepts_pass() {
     ];
     for template in bad {
         assert!(check_template(template).is_err(), "{template} should fail");
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Arbitrary rule-file text, including broken templates and
+    /// expressions, is an error or a file, never a panic.
+    #[test]
+    fn arbitrary_rule_text_never_panics(text in "\\PC{0,200}", template in "[{}$a-z .|\"()]{0,30}") {
+        let _ = parse_rule_file(&text, "fuzz.yml");
+        let _ = check_template(&template);
+        let wrapped = format!("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        annotations:\n          x: '{}'\n", template.replace('\'', "''"));
+        let _ = parse_rule_file(&wrapped, "fuzz.yml");
     }
 }
