@@ -127,8 +127,9 @@ impl Appender for HeadAppender {
         Ok(SeriesRef(series_ref))
     }
 
-    fn commit(self: Box<Self>) -> Result<(), StorageError> {
+    fn commit(mut self: Box<Self>) -> Result<(), StorageError> {
         self.log_to_wal()?;
+        self.new_series.clear();
         let chunk_range = self.head.chunk_range();
         let mut appended = 0u64;
         let mut out_of_order = 0u64;
@@ -161,16 +162,34 @@ impl Appender for HeadAppender {
         Ok(())
     }
 
-    fn rollback(self: Box<Self>) -> Result<(), StorageError> {
+    fn rollback(mut self: Box<Self>) -> Result<(), StorageError> {
         // Series created by this transaction stay in the head (as in
         // Prometheus); log them so that the WAL knows every reference.
-        if self.new_series.is_empty() {
+        self.log_new_series()
+    }
+}
+
+impl HeadAppender {
+    fn log_new_series(&mut self) -> Result<(), StorageError> {
+        let new_series = std::mem::take(&mut self.new_series);
+        if new_series.is_empty() {
             return Ok(());
         }
         if let Some(wal) = &self.wal {
-            let record = records::encode_series(self.new_series.iter().map(|(r, l)| (*r, l)));
+            let record = records::encode_series(new_series.iter().map(|(r, l)| (*r, l)));
             wal.log(&[&record])?;
         }
         Ok(())
+    }
+}
+
+impl Drop for HeadAppender {
+    /// Dropping without commit or rollback is a rollback; the series it
+    /// created still have to reach the WAL, since other appenders may use
+    /// them.
+    fn drop(&mut self) {
+        if let Err(error) = self.log_new_series() {
+            tracing::warn!(%error, "could not log series of a dropped appender");
+        }
     }
 }
