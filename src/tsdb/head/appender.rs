@@ -136,7 +136,14 @@ impl Appender for HeadAppender {
         let mut new_chunks = 0i64;
         let mut min_time = i64::MAX;
         let mut max_time = i64::MIN;
+        // A head cut may have happened since the appender was created.
+        let min_valid_time = self.head.min_valid_time();
+        let mut out_of_bounds = 0u64;
         for sample in &self.samples {
+            if sample.t < min_valid_time {
+                out_of_bounds += 1;
+                continue;
+            }
             let mut state = sample.series.state.lock();
             match state.check(sample.t, sample.v) {
                 Ok(Appendability::Append) => {
@@ -155,6 +162,9 @@ impl Appender for HeadAppender {
         }
         if new_chunks > 0 {
             self.head.metrics.head_chunks.add(new_chunks);
+        }
+        if out_of_bounds > 0 {
+            self.head.metrics.out_of_bound_samples.inc_by(out_of_bounds);
         }
         if out_of_order > 0 {
             self.head.metrics.out_of_order_samples.inc_by(out_of_order);
