@@ -64,13 +64,6 @@ impl Applier<'_> {
         }
     }
 
-    fn lookup(&self, series_ref: u64) -> Option<Arc<MemSeries>> {
-        if series_ref < DENSE_LIMIT {
-            return self.by_ref.get(series_ref as usize).cloned().flatten();
-        }
-        self.head.series_by_ref(series_ref)
-    }
-
     fn apply(&mut self, record: &[u8]) {
         let Some((&kind, body)) = record.split_first() else {
             return;
@@ -97,23 +90,26 @@ impl Applier<'_> {
             }
             SAMPLES_RECORD => {
                 let chunk_range = self.head.chunk_range();
-                let mut last: Option<(u64, Arc<MemSeries>)> = None;
+                let by_ref = &self.by_ref;
+                let head = self.head;
+                let min_valid_time = self.min_valid_time;
                 let mut applied = 0u64;
                 let mut skipped = 0u64;
                 let mut new_chunks = 0i64;
                 let (mut min_time, mut max_time) = (self.min_time, self.max_time);
                 let mut orphans = std::mem::take(&mut self.orphans);
                 let result = records::for_each_sample(body, |series_ref, t, v| {
-                    if t < self.min_valid_time {
+                    if t < min_valid_time {
                         skipped += 1;
                         return;
                     }
-                    let series = match &last {
-                        Some((r, s)) if *r == series_ref => s.clone(),
-                        _ => match self.lookup(series_ref) {
+                    let owned;
+                    let series: &MemSeries = match by_ref.get(series_ref as usize) {
+                        Some(Some(series)) => series,
+                        _ => match head.series_by_ref(series_ref) {
                             Some(series) => {
-                                last = Some((series_ref, series.clone()));
-                                series
+                                owned = series;
+                                &owned
                             }
                             None => {
                                 orphans.entry(series_ref).or_default().push((t, v));
