@@ -9,4 +9,5 @@ pub mod metrics;
 pub mod proto;
 pub mod queue;
 pub mod read;
+pub mod read_client;
 pub mod receiver;

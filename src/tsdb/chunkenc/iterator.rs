@@ -1,5 +1,6 @@
 //! Iterators over encoded chunks, borrowed and owned.
 
+use super::sealed::{decode_sealed, sealed_sample_count};
 use super::xor::XorDecoder;
 use super::{ChunkError, Encoding};
 use crate::storage::{SampleIterator, StorageError};
@@ -16,6 +17,15 @@ struct IteratorCore {
 #[derive(Debug, Clone)]
 enum Decoder {
     Xor(XorDecoder),
+    /// A sealed chunk whose header was read; it is decoded on first use.
+    SealedPending {
+        total: usize,
+    },
+    /// A decoded sealed chunk and the index of the next sample.
+    Sealed {
+        samples: Vec<(i64, f64)>,
+        next_index: usize,
+    },
     Finished,
 }
 
@@ -23,6 +33,9 @@ impl IteratorCore {
     fn new(encoding: Encoding, bytes: &[u8]) -> Self {
         let decoder = match encoding {
             Encoding::Xor => XorDecoder::new(bytes).map(Decoder::Xor),
+            Encoding::Sealed => {
+                sealed_sample_count(bytes).map(|total| Decoder::SealedPending { total })
+            }
         };
         match decoder {
             Ok(decoder) => IteratorCore {
@@ -38,11 +51,42 @@ impl IteratorCore {
         }
     }
 
+    /// Decodes a pending sealed chunk; false (and the error kept) if it fails.
+    fn materialise(&mut self, bytes: &[u8]) -> bool {
+        if let Decoder::SealedPending { .. } = self.decoder {
+            match decode_sealed(bytes) {
+                Ok(samples) => {
+                    self.decoder = Decoder::Sealed {
+                        samples,
+                        next_index: 0,
+                    }
+                }
+                Err(error) => {
+                    self.error = Some(error);
+                    self.finish();
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
     #[inline]
     fn next(&mut self, bytes: &[u8]) -> Option<(i64, f64)> {
+        if !self.materialise(bytes) {
+            return None;
+        }
         let decoded = match &mut self.decoder {
             Decoder::Xor(decoder) => decoder.next(bytes),
-            Decoder::Finished => Ok(None),
+            Decoder::Sealed {
+                samples,
+                next_index,
+            } => {
+                let sample = samples.get(*next_index).copied();
+                *next_index += 1;
+                Ok(sample)
+            }
+            Decoder::SealedPending { .. } | Decoder::Finished => Ok(None),
         };
         match decoded {
             Ok(Some(sample)) => {
@@ -73,6 +117,19 @@ impl IteratorCore {
         {
             return Some(current);
         }
+        if !self.materialise(bytes) {
+            return None;
+        }
+        if let Decoder::Sealed {
+            samples,
+            next_index,
+        } = &mut self.decoder
+        {
+            // Binary search over the decoded samples.
+            let rest = samples.get(*next_index..).unwrap_or(&[]);
+            *next_index += rest.partition_point(|sample| sample.0 < t);
+            return self.next(bytes);
+        }
         while let Some(sample) = self.next(bytes) {
             if sample.0 >= t {
                 return Some(sample);
@@ -84,6 +141,8 @@ impl IteratorCore {
     fn num_samples(&self) -> Option<usize> {
         match &self.decoder {
             Decoder::Xor(decoder) => Some(decoder.total()),
+            Decoder::SealedPending { total } => Some(*total),
+            Decoder::Sealed { samples, .. } => Some(samples.len()),
             Decoder::Finished => None,
         }
     }
