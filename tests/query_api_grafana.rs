@@ -241,6 +241,40 @@ async fn federate_answers_in_the_text_format() {
     let (status, body) = get("/federate?match[]=up").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, "");
+
+    let (queryable, appendable) = new_storage();
+    let now = promshard::model::sample::now_millis();
+    let mut appender = appendable.appender();
+    let labels = Labels::from_pairs(&[("__name__", "up"), ("job", "node"), ("path", "a\"b")]);
+    let _ = appender.append(&labels, now - 30_000, 0.0);
+    let _ = appender.append(&labels, now - 15_000, 1.0);
+    let _ = appender.commit();
+    let mut state = QueryApiState::new(queryable, Arc::new(Engine::new(EngineOptions::default())));
+    state.external_labels = Labels::from_pairs(&[("cluster", "eu"), ("job", "ignored")]);
+    let request = Request::get("/federate?match[]=up&match[]=nothing")
+        .body(Body::empty())
+        .unwrap_or_default();
+    let response = match router(state).oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    assert_eq!(
+        response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        String::from_utf8_lossy(&bytes),
+        format!(
+            "# TYPE up untyped\nup{{cluster=\"eu\",job=\"node\",path=\"a\\\"b\"}} 1 {}\n",
+            now - 15_000
+        )
+    );
 }
 
 #[tokio::test]

@@ -583,3 +583,30 @@ fn missing_file_is_a_read_error_naming_the_file() {
         "{rendered}"
     );
 }
+
+#[test]
+fn scalar_label_values_are_read_as_strings_as_prometheus_does() {
+    let text = "\
+global:
+  external_labels:
+    replica: 1
+    primary: true
+scrape_configs:
+  - job_name: 1234
+    static_configs:
+      - targets: [10.0.0.1:9100]
+        labels:
+          rack: 7
+";
+    let config = load_str(text, "scalars.yml").unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(config.global.external_labels.get("replica"), Some("1"));
+    assert_eq!(config.global.external_labels.get("primary"), Some("true"));
+    assert_eq!(config.scrape_configs[0].job_name, "1234");
+    assert_eq!(
+        config.scrape_configs[0].static_configs[0]
+            .labels
+            .get("rack")
+            .map(String::as_str),
+        Some("7")
+    );
+}

@@ -15,7 +15,7 @@ use super::locate::join_path;
 use super::remote::RESERVED_REMOTE_HEADERS;
 use super::scrape::{FileSdConfig, HttpSdConfig, ScrapeConfig, StaticConfig};
 use crate::model::labels::Labels;
-use crate::model::relabel::{Action, RelabelConfig};
+use crate::model::relabel::{Action, RelabelConfig, RelabelError};
 
 /// A rule broken at `path`.
 #[derive(Debug)]
@@ -380,35 +380,29 @@ fn validate_relabel_configs(
     Ok(())
 }
 
-/// The checks of Prometheus's `relabel.Config.Validate`, kept behind this
-/// one function until `RelabelConfig::validate` lands on main.
+/// Prometheus's `relabel.Config.Validate`: [`RelabelConfig::validate`]
+/// (UTF-8 names), plus the stricter target checks of the legacy scheme.
+/// Returns the field at fault and the message.
 pub(crate) fn validate_relabel_config(
     config: &RelabelConfig,
     legacy_names: bool,
 ) -> Result<(), (&'static str, String)> {
-    let defaults = RelabelConfig::default();
-    let action_name = format!("{:?}", config.action).to_lowercase();
-    if config.action == Action::HashMod && config.modulus == 0 {
-        return Err((
-            "modulus",
-            "relabel configuration for hashmod requires non-zero modulus".to_string(),
-        ));
+    config.validate().map_err(|error| {
+        let field = match &error {
+            RelabelError::ZeroModulus => "modulus",
+            RelabelError::MissingTargetLabel { .. } | RelabelError::InvalidTargetLabel { .. } => {
+                "target_label"
+            }
+            RelabelError::InvalidReplacement { .. }
+            | RelabelError::ReplacementNotAllowed { .. } => "replacement",
+            RelabelError::OnlySourceAndTarget { .. } | RelabelError::OnlyRegex { .. } => "action",
+        };
+        (field, error.to_string())
+    })?;
+    if !legacy_names {
+        return Ok(());
     }
-    let needs_target = matches!(
-        config.action,
-        Action::Replace
-            | Action::HashMod
-            | Action::Lowercase
-            | Action::Uppercase
-            | Action::KeepEqual
-            | Action::DropEqual
-    );
-    if needs_target && config.target_label.is_empty() {
-        return Err((
-            "target_label",
-            format!("relabel configuration for {action_name} action requires 'target_label' value"),
-        ));
-    }
+    let action_name = config.action.as_str();
     let target_must_be_plain = matches!(
         config.action,
         Action::HashMod
@@ -417,49 +411,19 @@ pub(crate) fn validate_relabel_config(
             | Action::KeepEqual
             | Action::DropEqual
     );
-    if target_must_be_plain && legacy_names && !is_legacy_label_name(&config.target_label) {
+    let target_is_valid = if target_must_be_plain {
+        is_legacy_label_name(&config.target_label)
+    } else if config.action == Action::Replace {
+        is_valid_replace_target(&config.target_label)
+    } else {
+        true
+    };
+    if !target_is_valid {
         return Err((
             "target_label",
             format!(
                 "{:?} is invalid 'target_label' for {action_name} action",
                 config.target_label
-            ),
-        ));
-    }
-    if config.action == Action::Replace
-        && legacy_names
-        && !is_valid_replace_target(&config.target_label)
-    {
-        return Err((
-            "target_label",
-            format!(
-                "{:?} is invalid 'target_label' for {action_name} action",
-                config.target_label
-            ),
-        ));
-    }
-    if matches!(config.action, Action::LabelDrop | Action::LabelKeep)
-        && (!config.source_labels.is_empty()
-            || !config.target_label.is_empty()
-            || config.modulus != defaults.modulus
-            || config.separator != defaults.separator
-            || config.replacement != defaults.replacement)
-    {
-        return Err((
-            "action",
-            format!("{action_name} action requires only 'regex', and no other fields"),
-        ));
-    }
-    if matches!(config.action, Action::KeepEqual | Action::DropEqual)
-        && (config.regex != defaults.regex
-            || config.modulus != defaults.modulus
-            || config.separator != defaults.separator
-            || config.replacement != defaults.replacement)
-    {
-        return Err((
-            "action",
-            format!(
-                "{action_name} action requires only 'source_labels' and `target_label`, and no other fields"
             ),
         ));
     }

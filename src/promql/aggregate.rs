@@ -431,14 +431,19 @@ fn select_series(
             );
             match op {
                 AggregateOp::Topk | AggregateOp::Bottomk => {
-                    chosen.sort_by(|&a, &b| {
+                    let order = |a: &usize, b: &usize| {
                         rank_order(
                             op,
-                            input[a].values[step].unwrap_or(f64::NAN),
-                            input[b].values[step].unwrap_or(f64::NAN),
+                            input[*a].values[step].unwrap_or(f64::NAN),
+                            input[*b].values[step].unwrap_or(f64::NAN),
                         )
-                    });
+                    };
+                    // Partition around the k-th first, then sort only the k.
+                    if k > 0 && k < chosen.len() {
+                        chosen.select_nth_unstable_by(k - 1, order);
+                    }
                     chosen.truncate(k);
+                    chosen.sort_by(order);
                 }
                 AggregateOp::Limitk => chosen.truncate(k),
                 _ => chosen.retain(|&i| {

@@ -337,6 +337,8 @@ fn vector_vector(
     let mut output_index: HashMap<Labels, usize> = HashMap::new();
     let mut pair_output: HashMap<(usize, usize), usize> = HashMap::new();
     let mut written_at_step: Vec<usize> = Vec::new();
+    // The pair a series of the "many" side matched last, and its output.
+    let mut last_pair: Vec<(usize, usize)> = vec![(usize::MAX, 0); many.len()];
     let drop_for_operator = matching.return_bool || !operator.is_comparison();
     for step in 0..grid_len {
         for (index, (series, &id)) in one.iter().zip(&one_ids).enumerate() {
@@ -383,30 +385,36 @@ fn vector_vector(
             } else if !keep {
                 continue;
             }
-            let output_slot = match pair_output.get(&(many_index, one_index)) {
-                Some(&slot) => slot,
-                None => {
-                    let labels = result_labels(
-                        &series.labels,
-                        &one[one_index].labels,
-                        matching,
-                        one_to_one,
-                        &include,
-                    );
-                    let drop_name = drop_for_operator || series.drop_name;
-                    let slot = *output_index.entry(labels.clone()).or_insert_with(|| {
-                        output.push(StepSeries {
-                            labels,
-                            values: vec![None; grid_len],
-                            drop_name,
+            let cached = last_pair[many_index];
+            let output_slot = if cached.0 == one_index {
+                cached.1
+            } else {
+                match pair_output.get(&(many_index, one_index)) {
+                    Some(&slot) => slot,
+                    None => {
+                        let labels = result_labels(
+                            &series.labels,
+                            &one[one_index].labels,
+                            matching,
+                            one_to_one,
+                            &include,
+                        );
+                        let drop_name = drop_for_operator || series.drop_name;
+                        let slot = *output_index.entry(labels.clone()).or_insert_with(|| {
+                            output.push(StepSeries {
+                                labels,
+                                values: vec![None; grid_len],
+                                drop_name,
+                            });
+                            written_at_step.push(usize::MAX);
+                            output.len() - 1
                         });
-                        written_at_step.push(usize::MAX);
-                        output.len() - 1
-                    });
-                    pair_output.insert((many_index, one_index), slot);
-                    slot
+                        pair_output.insert((many_index, one_index), slot);
+                        slot
+                    }
                 }
             };
+            last_pair[many_index] = (one_index, output_slot);
             if written_at_step[output_slot] == step {
                 return Err(QueryError::Execution(
                     "multiple matches for labels: grouping labels must ensure unique matches"

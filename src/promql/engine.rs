@@ -189,6 +189,9 @@ impl Engine {
         } else {
             Grid::new(start_ms, start_ms, 1)
         };
+        if grid.len > context.max_samples {
+            return Err(QueryError::TooManySamples("query execution"));
+        }
         let evaluator = Evaluator::new(&context, grid);
         // Parsing already succeeded: what fails now is execution.
         let evaluated = evaluator.eval(&expr).map_err(|error| match error {
@@ -206,8 +209,97 @@ impl Engine {
 }
 
 /// Parses a query, mapping parser errors to `bad_data`.
+/// Deepest nesting of parentheses and brackets a query may have.
+const MAX_NESTING_DEPTH: usize = 256;
+/// Deepest expression tree a query may have (long operator chains nest
+/// too).
+const MAX_TREE_DEPTH: usize = 512;
+/// Most operator characters a query may have: the parser slows down
+/// quadratically on very long operator chains.
+const MAX_OPERATOR_CHARACTERS: usize = 2048;
+/// Longest query text accepted.
+const MAX_QUERY_BYTES: usize = 1 << 20;
+
+/// Rejects texts whose nesting would make parsing or evaluation recurse
+/// without bound.
+fn check_nesting(query: &str) -> Result<(), QueryError> {
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(QueryError::BadData(format!(
+            "query is longer than {MAX_QUERY_BYTES} bytes"
+        )));
+    }
+    let mut depth = 0usize;
+    let mut operators = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in query.chars() {
+        if let Some(open) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' && open != '`' {
+                escaped = true;
+            } else if c == open {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' | '`' => quote = Some(c),
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > MAX_NESTING_DEPTH {
+                    return Err(QueryError::BadData(format!(
+                        "query nests deeper than {MAX_NESTING_DEPTH} levels"
+                    )));
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            '+' | '-' | '*' | '/' | '%' | '^' | '<' | '>' | '=' | '!' => {
+                operators += 1;
+                if operators > MAX_OPERATOR_CHARACTERS {
+                    return Err(QueryError::BadData(format!(
+                        "query has more than {MAX_OPERATOR_CHARACTERS} operators"
+                    )));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The depth of the tree, giving up past `limit`.
+fn tree_depth_exceeds(expr: &Expr, limit: usize) -> bool {
+    if limit == 0 {
+        return true;
+    }
+    let next = limit - 1;
+    match expr {
+        Expr::Aggregate(a) => {
+            tree_depth_exceeds(&a.expr, next)
+                || a.param
+                    .as_ref()
+                    .is_some_and(|p| tree_depth_exceeds(p, next))
+        }
+        Expr::Unary(u) => tree_depth_exceeds(&u.expr, next),
+        Expr::Binary(b) => tree_depth_exceeds(&b.lhs, next) || tree_depth_exceeds(&b.rhs, next),
+        Expr::Paren(p) => tree_depth_exceeds(&p.expr, next),
+        Expr::Subquery(s) => tree_depth_exceeds(&s.expr, next),
+        Expr::Call(c) => c.args.args.iter().any(|a| tree_depth_exceeds(a, next)),
+        _ => false,
+    }
+}
+
+/// Parses a query, mapping parser errors to `bad_data`.
 pub(crate) fn parse(query: &str) -> Result<Expr, QueryError> {
-    parser::parse(query).map_err(QueryError::BadData)
+    check_nesting(query)?;
+    let expr = parser::parse(query).map_err(QueryError::BadData)?;
+    if tree_depth_exceeds(&expr, MAX_TREE_DEPTH) {
+        return Err(QueryError::BadData(format!(
+            "query expression is nested deeper than {MAX_TREE_DEPTH} levels"
+        )));
+    }
+    Ok(expr)
 }
 
 fn type_display(value_type: ValueType) -> &'static str {

@@ -237,6 +237,20 @@ impl<'a> Evaluator<'a> {
 
     pub fn eval(&self, expr: &Expr) -> Result<Evaluated, QueryError> {
         self.ctx.check_interrupt()?;
+        let evaluated = self.eval_node(expr)?;
+        // Bound what one node may hold: series times steps.
+        let points = match &evaluated {
+            Evaluated::Vector(series) => series.len().saturating_mul(self.grid.len),
+            Evaluated::Matrix(series) => series.iter().map(|s| s.samples.len()).sum(),
+            _ => 0,
+        };
+        if points > self.ctx.max_samples {
+            return Err(QueryError::TooManySamples("query execution"));
+        }
+        Ok(evaluated)
+    }
+
+    fn eval_node(&self, expr: &Expr) -> Result<Evaluated, QueryError> {
         match expr {
             Expr::NumberLiteral(number) => Ok(Evaluated::Scalar(vec![number.val; self.grid.len])),
             Expr::StringLiteral(string) => Ok(Evaluated::String(string.val.clone())),
@@ -379,6 +393,9 @@ impl<'a> Evaluator<'a> {
                 continue;
             }
             self.ctx.account_samples(present)?;
+            if output.len().saturating_mul(times.len()) > self.ctx.max_samples {
+                return Err(QueryError::TooManySamples("query execution"));
+            }
             output.push(StepSeries {
                 labels: series.labels().clone(),
                 values,
@@ -443,7 +460,7 @@ impl<'a> Evaluator<'a> {
                     start = start.saturating_add(step);
                 }
                 let inner_grid = Grid::new(start, max_time, step);
-                if inner_grid.len > 100_000_000 {
+                if inner_grid.len > self.ctx.max_samples {
                     return Err(QueryError::TooManySamples("query execution"));
                 }
                 let inner = Evaluator::new(self.ctx, inner_grid);

@@ -323,7 +323,10 @@ pub(crate) fn eval_call(evaluator: &Evaluator<'_>, call: &Call) -> Result<Evalua
         "label_join" => label_join(evaluator, call),
         "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => sort(evaluator, call),
         "histogram_quantile" => super::histogram::histogram_quantile(evaluator, call),
-        _ => Err(QueryError::BadData(format!(
+        _ if name.starts_with("histogram_") => Err(QueryError::Execution(format!(
+            "function {name:?} works on native histograms, which promshard does not support"
+        ))),
+        _ => Err(QueryError::Execution(format!(
             "function {name:?} is not supported"
         ))),
     }

@@ -46,3 +46,6 @@ pub fn format_query(text: &str) -> Result<String, QueryError> {
 pub fn parse_query_json(text: &str) -> Result<serde_json::Value, QueryError> {
     Ok(ast_json::translate(&engine::parse(text)?))
 }
+
+#[cfg(test)]
+mod tests;

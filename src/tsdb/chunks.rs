@@ -6,106 +6,106 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
+use super::chunkenc::{Encoding, OwnedChunkIterator, XorChunk};
 use crate::storage::{SampleIterator, StorageError};
 
 /// How many samples a head chunk holds before a new one is cut.
 pub const SAMPLES_PER_CHUNK: usize = 120;
 
-/// Encoding byte of the temporary raw format (16 bytes a sample).
-const RAW_ENCODING: u8 = 0xff;
-
 /// An immutable encoded chunk, cheap to clone.
 #[derive(Clone, Debug)]
 pub struct ChunkData {
-    /// The encoding byte (see `chunkenc::Encoding`).
+    /// The encoding byte (see [`Encoding`]).
     pub encoding: u8,
     /// The encoded bytes.
-    pub bytes: Arc<[u8]>,
+    pub bytes: Bytes,
     /// Timestamp of the first sample.
     pub min_time: i64,
     /// Timestamp of the last sample.
     pub max_time: i64,
 }
 
-/// The chunk a head series is appending to.
+/// The chunk a head series is appending to: an XOR chunk.
 #[derive(Debug, Default)]
 pub struct OpenChunk {
-    samples: Vec<(i64, f64)>,
+    chunk: XorChunk,
 }
 
 impl OpenChunk {
     /// An empty chunk.
     pub fn new() -> Self {
         OpenChunk {
-            samples: Vec::with_capacity(8),
+            chunk: XorChunk::new(),
         }
     }
 
     /// Appends a sample; the caller guarantees timestamp order.
     #[inline]
     pub fn append(&mut self, t: i64, v: f64) {
-        self.samples.push((t, v));
+        self.chunk.append(t, v);
     }
 
     /// Number of samples so far.
     pub fn num_samples(&self) -> usize {
-        self.samples.len()
+        self.chunk.num_samples()
     }
 
     /// Timestamp of the first sample (`i64::MAX` when empty).
     pub fn min_time(&self) -> i64 {
-        self.samples.first().map_or(i64::MAX, |s| s.0)
+        self.chunk.first_time().unwrap_or(i64::MAX)
     }
 
     /// Timestamp of the last sample (`i64::MIN` when empty).
     pub fn max_time(&self) -> i64 {
-        self.samples.last().map_or(i64::MIN, |s| s.0)
+        self.chunk.last_time().unwrap_or(i64::MIN)
     }
 
-    /// Bytes held in memory by this chunk (for accounting).
+    /// Bytes of encoded data held by this chunk (for accounting).
     pub fn memory_bytes(&self) -> usize {
-        self.samples.capacity() * 16
+        self.chunk.bytes().len() + std::mem::size_of::<XorChunk>()
     }
 
     /// An immutable copy of the chunk as it is now.
     pub fn snapshot(&self) -> ChunkData {
-        encode_raw(&self.samples)
+        ChunkData {
+            encoding: Encoding::Xor as u8,
+            bytes: Bytes::copy_from_slice(self.chunk.bytes()),
+            min_time: self.min_time(),
+            max_time: self.max_time(),
+        }
     }
 
-    /// Seals the chunk into its immutable form.
+    /// Seals the chunk into its immutable form (an exactly sized copy).
     pub fn seal(self) -> ChunkData {
-        encode_raw(&self.samples)
+        self.snapshot()
     }
 }
 
-fn encode_raw(samples: &[(i64, f64)]) -> ChunkData {
-    let mut bytes = Vec::with_capacity(samples.len() * 16);
+/// Encodes samples (in timestamp order) with the dense format used in
+/// blocks.
+pub fn encode_sealed(samples: &[(i64, f64)]) -> ChunkData {
+    let mut chunk = XorChunk::new();
     for (t, v) in samples {
-        bytes.extend_from_slice(&t.to_le_bytes());
-        bytes.extend_from_slice(&v.to_bits().to_le_bytes());
+        chunk.append(*t, *v);
     }
     ChunkData {
-        encoding: RAW_ENCODING,
-        bytes: Arc::from(bytes),
+        encoding: Encoding::Xor as u8,
+        bytes: Bytes::copy_from_slice(chunk.bytes()),
         min_time: samples.first().map_or(i64::MAX, |s| s.0),
         max_time: samples.last().map_or(i64::MIN, |s| s.0),
     }
 }
 
-/// Encodes samples (in timestamp order) with the dense format used in
-/// blocks. The result may hold any number of samples.
-pub fn encode_sealed(samples: &[(i64, f64)]) -> ChunkData {
-    encode_raw(samples)
-}
-
 /// Decodes every sample of one chunk (used by compaction and dump).
-pub fn decode_all(encoding: u8, bytes: &[u8]) -> Result<Vec<(i64, f64)>, StorageError> {
+pub fn decode_all(encoding: u8, bytes: &Bytes) -> Result<Vec<(i64, f64)>, StorageError> {
     let mut samples = Vec::new();
-    let mut iterator = ChunkSamples::new(encoding, Arc::from(bytes));
+    let mut iterator = ChunkSamples::new(encoding, bytes.clone());
     while let Some(sample) = iterator.next_sample() {
         samples.push(sample);
     }
-    match iterator.error {
+    match iterator.error() {
         Some(error) => Err(error),
         None => Ok(samples),
     }
@@ -113,41 +113,35 @@ pub fn decode_all(encoding: u8, bytes: &[u8]) -> Result<Vec<(i64, f64)>, Storage
 
 /// An owned iterator over the samples of one chunk.
 pub struct ChunkSamples {
-    bytes: Arc<[u8]>,
-    position: usize,
-    error: Option<StorageError>,
+    inner: Result<OwnedChunkIterator, StorageError>,
 }
 
 impl ChunkSamples {
     /// An iterator over `bytes` in `encoding`.
-    pub fn new(encoding: u8, bytes: Arc<[u8]>) -> Self {
-        let error = (encoding != RAW_ENCODING)
-            .then(|| StorageError::Corruption(format!("unknown chunk encoding {encoding}")));
-        ChunkSamples {
-            bytes,
-            position: 0,
-            error,
-        }
+    pub fn new(encoding: u8, bytes: Bytes) -> Self {
+        let inner = Encoding::try_from(encoding)
+            .map(|encoding| OwnedChunkIterator::new(encoding, bytes))
+            .map_err(StorageError::from);
+        ChunkSamples { inner }
     }
 
     /// The next sample, or `None` at the end or on error.
     #[inline]
     pub fn next_sample(&mut self) -> Option<(i64, f64)> {
-        if self.error.is_some() {
-            return None;
-        }
-        let record = self.bytes.get(self.position..self.position + 16)?;
-        let mut t = [0u8; 8];
-        let mut v = [0u8; 8];
-        t.copy_from_slice(&record[..8]);
-        v.copy_from_slice(&record[8..]);
-        self.position += 16;
-        Some((i64::from_le_bytes(t), f64::from_bits(u64::from_le_bytes(v))))
+        self.inner.as_mut().ok()?.next()
+    }
+
+    /// Advances to the first sample at or after `t`.
+    pub fn seek(&mut self, t: i64) -> Option<(i64, f64)> {
+        self.inner.as_mut().ok()?.seek(t)
     }
 
     /// The error that ended iteration, if any.
     pub fn error(&self) -> Option<StorageError> {
-        self.error.clone()
+        match &self.inner {
+            Ok(iterator) => iterator.err().map(StorageError::from),
+            Err(error) => Some(error.clone()),
+        }
     }
 }
 
@@ -191,7 +185,7 @@ impl ChunkHandle {
     }
 
     /// The chunk's encoding and bytes, reading them from disk if needed.
-    pub fn load(&self) -> Result<(u8, Arc<[u8]>), StorageError> {
+    pub fn load(&self) -> Result<(u8, Bytes), StorageError> {
         match self {
             ChunkHandle::Loaded(data) => Ok((data.encoding, data.bytes.clone())),
             ChunkHandle::OnDisk {
@@ -215,7 +209,10 @@ impl ChunkHandle {
                         "chunk at offset {offset}: checksum mismatch"
                     )));
                 }
-                Ok((*encoding, Arc::from(&checked[1..])))
+                Ok((
+                    *encoding,
+                    Bytes::from(buffer).slice(1..*length as usize + 1),
+                ))
             }
         }
     }

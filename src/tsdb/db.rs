@@ -126,7 +126,7 @@ impl Db {
             head.set_min_valid_time(newest);
         }
         let wal_dir = dir.join("wal");
-        replay::replay(&wal_dir, &head)?;
+        replay::replay(&wal_dir, &head, true)?;
         let wal = Arc::new(Wal::open(&wal_dir, options.wal_segment_size)?);
         let db = Arc::new(Db {
             dir: dir.to_path_buf(),

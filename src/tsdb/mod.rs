@@ -7,6 +7,7 @@
 pub mod block;
 pub mod chunkenc;
 pub mod chunks;
+pub mod cli;
 mod compact;
 mod db;
 mod error;

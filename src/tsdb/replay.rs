@@ -124,7 +124,12 @@ impl Applier<'_> {
 }
 
 /// Replays the WAL in `wal_dir` into `head`, repairing a damaged tail.
-pub(crate) fn replay(wal_dir: &Path, head: &Head) -> Result<ReplayReport, TsdbError> {
+/// With `repair` false (read-only tools), a damaged tail is only skipped.
+pub(crate) fn replay(
+    wal_dir: &Path,
+    head: &Head,
+    repair_tail: bool,
+) -> Result<ReplayReport, TsdbError> {
     let started = Instant::now();
     let mut applier = Applier {
         head,
@@ -151,7 +156,9 @@ pub(crate) fn replay(wal_dir: &Path, head: &Head) -> Result<ReplayReport, TsdbEr
         let end = read_segment_records(&path, |record| applier.apply(record))?;
         applier.report.segments += 1;
         if let SegmentEnd::Corrupt { offset, reason } = end {
-            repair(wal_dir, segment, offset, &reason, &segments[position + 1..])?;
+            if repair_tail {
+                repair(wal_dir, segment, offset, &reason, &segments[position + 1..])?;
+            }
             head.metrics.wal_corruptions.inc();
             applier.report.repaired = true;
             tracing::info!(

@@ -6,6 +6,7 @@
 mod federate;
 pub mod json;
 pub mod params;
+mod tsdb_status;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -26,6 +27,9 @@ use params::{MAX_TIME_MS, MIN_TIME_MS, Params, parse_duration, parse_time};
 
 /// Gives the JSON of `/api/v1/status/tsdb` (`data` only) for a `limit`.
 pub type TsdbStatsProvider = Arc<dyn Fn(usize) -> serde_json::Value + Send + Sync>;
+
+/// Stack of the thread each query is evaluated on.
+const QUERY_THREAD_STACK_BYTES: usize = 64 << 20;
 
 /// Most points a range query may return per series (Prometheus: 11,000).
 const MAX_POINTS_PER_SERIES: i64 = 11_000;
@@ -160,19 +164,41 @@ async fn run_query(
     let _guard = CancelOnDrop(cancel.clone());
     let engine = state.engine.clone();
     let queryable = state.queryable.clone();
-    let task = tokio::task::spawn_blocking(move || {
-        engine.query_with_cancel(queryable.as_ref(), &query, start, end, step, &cancel)
-    });
-    match task.await {
-        Ok(Ok(result)) => Ok(result),
-        Ok(Err(QueryError::BadData(message))) => Err(ApiError::invalid_parameter("query", message)),
-        Ok(Err(error)) => Err(ApiError::from_query(error)),
-        Err(join_error) => {
-            tracing::error!(error = %join_error, "query evaluation panicked");
-            Err(ApiError::internal(format!(
-                "query evaluation failed: {join_error}"
-            )))
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    // Each query runs on its own thread with a large stack, so that deep
+    // expressions cannot overflow it; a panic is caught here as a last
+    // resort and becomes an internal error instead of taking the node down.
+    let spawned = std::thread::Builder::new()
+        .name("promql-query".to_string())
+        .stack_size(QUERY_THREAD_STACK_BYTES)
+        .spawn(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                engine.query_with_cancel(queryable.as_ref(), &query, start, end, step, &cancel)
+            }));
+            let _ = sender.send(outcome);
+        });
+    if let Err(error) = spawned {
+        return Err(ApiError::internal(format!(
+            "cannot start query thread: {error}"
+        )));
+    }
+    match receiver.await {
+        Ok(Ok(Ok(result))) => Ok(result),
+        Ok(Ok(Err(QueryError::BadData(message)))) => {
+            Err(ApiError::invalid_parameter("query", message))
         }
+        Ok(Ok(Err(error))) => Err(ApiError::from_query(error)),
+        Ok(Err(_panic)) => {
+            tracing::error!(
+                query_start = start,
+                query_end = end,
+                "query evaluation panicked"
+            );
+            Err(ApiError::internal("query evaluation failed".to_string()))
+        }
+        Err(_) => Err(ApiError::internal(
+            "query thread ended without an answer".to_string(),
+        )),
     }
 }
 
@@ -593,7 +619,7 @@ async fn tsdb_status(
         None => {
             let queryable = state.queryable.clone();
             tokio::task::spawn_blocking(move || {
-                federate::cardinality_stats(queryable.as_ref(), limit)
+                tsdb_status::cardinality_stats(queryable.as_ref(), limit)
             })
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?

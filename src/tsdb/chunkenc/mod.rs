@@ -14,6 +14,7 @@
 //! The formats are written down in `docs/format/chunks.md`.
 
 mod bitstream;
+pub mod dataset;
 mod decimal;
 mod iterator;
 mod rangecoder;
