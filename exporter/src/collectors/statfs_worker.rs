@@ -68,11 +68,17 @@ impl StatfsWorker {
         match reply_receiver.recv_timeout(self.timeout) {
             Ok(result) => result,
             Err(RecvTimeoutError::Timeout) => {
-                tracing::warn!(mountpoint, timeout = ?self.timeout, "statvfs timed out; mount point marked stuck");
-                self.stuck_mountpoints
+                // Decide under the lock the worker also takes when its call returns,
+                // so a late answer either is seen here or clears the mark.
+                let mut stuck_mountpoints = self
+                    .stuck_mountpoints
                     .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(mountpoint.to_owned());
+                    .unwrap_or_else(PoisonError::into_inner);
+                if let Ok(result) = reply_receiver.try_recv() {
+                    return result;
+                }
+                tracing::warn!(mountpoint, timeout = ?self.timeout, "statvfs timed out; mount point marked stuck");
+                stuck_mountpoints.insert(mountpoint.to_owned());
                 // Abandon the hung worker; the next call starts a fresh one.
                 self.requests = None;
                 Err(std::io::Error::new(
@@ -114,13 +120,12 @@ fn serve_requests(
     // Ends when the collector drops its sender (it abandoned us, or it is gone).
     while let Ok(request) = requests.recv() {
         let result = stat_function(&request.mountpoint);
-        if request.reply.send(result).is_err() {
-            // The caller gave up on this call: the mount point answers again, so it is no longer stuck.
-            stuck_mountpoints
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&request.mountpoint);
-        }
+        // The mount point answered: whether or not the caller still waits, it is not stuck.
+        let mut stuck = stuck_mountpoints
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        stuck.remove(&request.mountpoint);
+        let _ = request.reply.send(result);
     }
 }
 
