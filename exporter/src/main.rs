@@ -144,12 +144,14 @@ fn init_logging(flags: &Flags) {
     let filter = tracing_subscriber::EnvFilter::new(&flags.log_level);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if flags.log_format == "json" {
         builder.json().init();
     } else {
-        builder.init();
+        builder
+            .with_ansi(false)
+            .event_format(promshard_exporter::logfmt::LogfmtFormat)
+            .init();
     }
 }
 
