@@ -29,6 +29,8 @@ pub mod settings;
 pub mod status;
 
 #[cfg(test)]
+mod cluster_tests;
+#[cfg(test)]
 mod kv_conformance;
 #[cfg(test)]
 mod test_etcd;
