@@ -2,16 +2,17 @@
 //! view, and the hand-over bookkeeping when ownership moves.
 //!
 //! Where to call it (the lead wires this):
-//! - **Targets, preferred:** [`Ownership::owns_target`] on the *post-relabel*
-//!   label set, inside the scrape manager, right after target relabeling and
-//!   before a scrape loop is started (the scrape module's ownership hook).
-//!   That is the key the issue asks for: it includes the final `job`,
-//!   `__address__`, `__scheme__`, `__metrics_path__` and target labels, and
-//!   every node computes the same one.
-//! - **Targets, simpler:** [`Ownership::filter_target_groups`] between
-//!   discovery and scrape, keyed on the discovered labels (group labels
-//!   overlaid by target labels, plus `job`). Use one of the two, not both:
-//!   their keys differ, so they split targets differently.
+//! - **Targets:** between discovery and scrape, as the scrape manager on
+//!   main expects (`ScrapeManager::sync_releasing(groups, release)` takes
+//!   groups already filtered): [`Ownership::filter_target_groups_at`]
+//!   (with the hand-over grace), or [`Ownership::retain_owned_at`] on any
+//!   target-group type (e.g. `scrape::TargetGroup`, whose fields match the
+//!   local [`TargetGroup`]). The key is the discovered label set (group
+//!   labels overlaid by target labels, plus `job`): every node runs the
+//!   same discovery, so every node computes the same owner.
+//! - **Targets, post-relabel:** [`Ownership::owns_target`] takes the label
+//!   set after relabeling, for a hook inside scrape if one is added. Use
+//!   one key or the other, never both: they split targets differently.
 //! - **Rule groups:** [`Ownership::owns_rule_group`] before evaluating.
 //!
 //! Views arrive from [`super::membership::Membership`]; feed each to
@@ -64,6 +65,9 @@ pub struct Ownership {
     replication_factor: usize,
     virtual_nodes: usize,
     ring: RwLock<Arc<Ring>>,
+    /// The ring before the last view change and when it changed, for the
+    /// hand-over grace of [`Ownership::filter_target_groups_at`].
+    previous: RwLock<Option<(Arc<Ring>, SystemTime)>>,
     metrics: ClusterMetrics,
 }
 
@@ -77,6 +81,7 @@ impl Ownership {
             replication_factor: settings.replication_factor.max(1),
             virtual_nodes: settings.virtual_nodes,
             ring: RwLock::new(Arc::new(ring)),
+            previous: RwLock::new(None),
             metrics,
         }
     }
@@ -100,9 +105,21 @@ impl Ownership {
     /// [`plan_handover`]). A view without this node means it owns nothing
     /// (its lease expired and others took over).
     pub fn apply_view(&self, view: &ClusterView) -> Arc<Ring> {
+        self.apply_view_at(view, SystemTime::now())
+    }
+
+    /// [`Ownership::apply_view`] at a given time (the start of the
+    /// hand-over grace).
+    pub fn apply_view_at(&self, view: &ClusterView, now: SystemTime) -> Arc<Ring> {
         let new_ring = Arc::new(Ring::new(&view.members, self.virtual_nodes));
-        let mut current = self.ring.write();
-        std::mem::replace(&mut *current, new_ring)
+        let old_ring = {
+            let mut current = self.ring.write();
+            std::mem::replace(&mut *current, new_ring)
+        };
+        if old_ring.members() != self.ring().members() {
+            *self.previous.write() = Some((old_ring.clone(), now));
+        }
+        old_ring
     }
 
     /// Applies every view the membership publishes until cancelled.
@@ -145,32 +162,48 @@ impl Ownership {
     /// Keeps only the targets this node owns, keyed on their discovered
     /// labels (see [`discovered_target_labels`]). Groups left empty are
     /// kept (empty), so a scrape pool sees its targets go away. Sets
-    /// `promshard_cluster_owned_targets`.
+    /// `promshard_cluster_owned_targets`. No hand-over grace: see
+    /// [`Ownership::filter_target_groups_at`].
     pub fn filter_target_groups(
         &self,
         groups_by_job: HashMap<String, Vec<TargetGroup>>,
     ) -> HashMap<String, Vec<TargetGroup>> {
-        let ring = self.ring();
+        self.filter_target_groups_at(groups_by_job, SystemTime::now(), &|_| Duration::ZERO)
+    }
+
+    /// Like [`Ownership::filter_target_groups`], but a target this node
+    /// owned before the last view change is kept until
+    /// `change + 2 × scrape_interval(job)` (see [`plan_handover`] for why),
+    /// as long as someone owns it now.
+    ///
+    /// How the lead wires it into scrape: on every discovery update, view
+    /// change, and at [`Ownership::handover_deadline`], call this and pass
+    /// the result to `ScrapeManager::sync_releasing(groups, release)` with
+    /// `release` returning true when the sync was caused by a view change
+    /// or the deadline (targets leaving then moved to another node: no
+    /// staleness markers), false when caused by discovery.
+    pub fn filter_target_groups_at(
+        &self,
+        groups_by_job: HashMap<String, Vec<TargetGroup>>,
+        now: SystemTime,
+        scrape_interval: &dyn Fn(&str) -> Duration,
+    ) -> HashMap<String, Vec<TargetGroup>> {
         let mut owned_count = 0usize;
         let filtered = groups_by_job
             .into_iter()
             .map(|(job_name, groups)| {
+                let grace = scrape_interval(&job_name) * 2;
                 let kept_groups = groups
                     .into_iter()
-                    .map(|group| {
-                        let targets: Vec<Labels> = group
-                            .targets
-                            .iter()
-                            .filter(|target| {
-                                let key = target_key(&discovered_target_labels(
-                                    &job_name, &group, target,
-                                ));
-                                ring.owns(&self.local_node_id, key, self.replication_factor)
-                            })
-                            .cloned()
-                            .collect();
-                        owned_count += targets.len();
-                        TargetGroup { targets, ..group }
+                    .map(|mut group| {
+                        owned_count += self.retain_owned_at(
+                            &job_name,
+                            &group.labels,
+                            &mut group.targets,
+                            now,
+                            grace,
+                        );
+                        group
                     })
                     .collect();
                 (job_name, kept_groups)
@@ -178,6 +211,58 @@ impl Ownership {
             .collect();
         self.metrics.owned_targets.set(owned_count as i64);
         filtered
+    }
+
+    /// The primitive under the filters, for any target-group type: keeps in
+    /// `targets` those this node owns (keyed on the group labels overlaid
+    /// by the target's, plus `job`), or owned before the last view change
+    /// less than `grace` ago (or at all, if nobody owns them now). Returns
+    /// how many kept targets it owns now.
+    pub fn retain_owned_at(
+        &self,
+        job_name: &str,
+        group_labels: &Labels,
+        targets: &mut Vec<Labels>,
+        now: SystemTime,
+        grace: Duration,
+    ) -> usize {
+        let ring = self.ring();
+        let previous = self.previous.read().clone();
+        let in_grace = previous
+            .as_ref()
+            .is_some_and(|(_, changed_at)| now < *changed_at + grace);
+        let group = TargetGroup {
+            source: String::new(),
+            targets: Vec::new(),
+            labels: group_labels.clone(),
+        };
+        let mut owned_now = 0usize;
+        targets.retain(|target| {
+            let key = target_key(&discovered_target_labels(job_name, &group, target));
+            if ring.owns(&self.local_node_id, key, self.replication_factor) {
+                owned_now += 1;
+                return true;
+            }
+            let Some((previous_ring, _)) = &previous else {
+                return false;
+            };
+            let owned_before =
+                previous_ring.owns(&self.local_node_id, key, self.replication_factor);
+            // Nobody owns it under an empty view: keep scraping rather than
+            // leave it unowned.
+            owned_before && (in_grace || ring.is_empty())
+        });
+        owned_now
+    }
+
+    /// When the hand-over grace of the last view change ends for a job
+    /// scraped every `scrape_interval`: re-filter then to drop the targets
+    /// kept for it. `None` if no view change happened yet.
+    pub fn handover_deadline(&self, scrape_interval: Duration) -> Option<SystemTime> {
+        self.previous
+            .read()
+            .as_ref()
+            .map(|(_, changed_at)| *changed_at + scrape_interval * 2)
     }
 
     /// Sets `promshard_cluster_owned_targets` when ownership is decided by

@@ -309,3 +309,64 @@ async fn follow_applies_published_views() {
     cancel.cancel();
     let _ = task.await;
 }
+
+fn discovered(count: usize) -> HashMap<String, Vec<TargetGroup>> {
+    let group = TargetGroup {
+        source: "static:0".to_string(),
+        targets: (0..count).map(target).collect(),
+        labels: Labels::empty(),
+    };
+    HashMap::from([("node".to_string(), vec![group])])
+}
+
+fn kept(groups: &HashMap<String, Vec<TargetGroup>>) -> HashSet<Labels> {
+    groups["node"][0].targets.iter().cloned().collect()
+}
+
+#[test]
+fn released_targets_stay_for_two_intervals_after_a_view_change() {
+    let ownership = Ownership::new(&settings("a", ClusterMode::Etcd, &[]), metrics());
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+    let interval = Duration::from_secs(15);
+    ownership.apply_view_at(&view(&["a", "b"]), start);
+    let owned_with_b = kept(&ownership.filter_target_groups(discovered(300)));
+
+    let change = start + Duration::from_secs(600);
+    ownership.apply_view_at(&view(&["a", "b", "c"]), change);
+    let strictly_owned = kept(&ownership.filter_target_groups(discovered(300)));
+    assert!(strictly_owned.is_subset(&owned_with_b));
+    assert!(
+        strictly_owned.len() < owned_with_b.len(),
+        "c took some of a's targets"
+    );
+
+    let within = change + interval * 2 - Duration::from_secs(1);
+    let held = kept(&ownership.filter_target_groups_at(discovered(300), within, &|_| interval));
+    assert_eq!(
+        held, owned_with_b,
+        "released targets are still scraped during the grace"
+    );
+
+    let after = change + interval * 2;
+    let dropped = kept(&ownership.filter_target_groups_at(discovered(300), after, &|_| interval));
+    assert_eq!(
+        dropped, strictly_owned,
+        "released targets go once the grace ends"
+    );
+    assert_eq!(ownership.handover_deadline(interval), Some(after));
+}
+
+#[test]
+fn an_empty_view_keeps_what_was_owned() {
+    let ownership = Ownership::new(&settings("a", ClusterMode::Etcd, &[]), metrics());
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+    ownership.apply_view_at(&view(&["a", "b"]), start);
+    let owned_before = kept(&ownership.filter_target_groups(discovered(100)));
+    ownership.apply_view_at(&view(&[]), start + Duration::from_secs(10));
+    let much_later = start + Duration::from_secs(3_600);
+    let held = kept(
+        &ownership
+            .filter_target_groups_at(discovered(100), much_later, &|_| Duration::from_secs(15)),
+    );
+    assert_eq!(held, owned_before);
+}
