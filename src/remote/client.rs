@@ -206,6 +206,87 @@ impl WriteClient for HttpWriteClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A receiver on loopback answering from a script of statuses, then 204.
+    async fn scripted_receiver(script: Vec<(u16, Option<&'static str>)>) -> (String, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let app = axum::Router::new().route(
+            "/api/v1/write",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                let (status, retry_after) = script.get(n).copied().unwrap_or((204, None));
+                async move {
+                    assert_eq!(headers["content-encoding"], "snappy");
+                    assert_eq!(headers["content-type"], "application/x-protobuf");
+                    assert_eq!(headers["x-prometheus-remote-write-version"], "0.1.0");
+                    assert!(headers["user-agent"].to_str().unwrap().starts_with("promshard/"));
+                    assert!(crate::remote::codec::decode::<crate::remote::proto::WriteRequest>(&body).is_ok());
+                    let mut response = axum::response::Response::builder().status(status);
+                    if let Some(value) = retry_after {
+                        response = response.header("Retry-After", value);
+                    }
+                    response.body(axum::body::Body::from("scripted")).unwrap()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{address}/api/v1/write"), calls)
+    }
+
+    fn settings(url: String, retry_on_http_429: bool) -> HttpClientSettings {
+        HttpClientSettings {
+            name: "t".into(),
+            url,
+            timeout: Duration::from_secs(5),
+            headers: BTreeMap::from([("X-Scope-OrgID".to_string(), "tenant".to_string())]),
+            auth: Auth::None,
+            ca_pem: None,
+            insecure_skip_verify: false,
+            retry_on_http_429,
+        }
+    }
+
+    fn body() -> Vec<u8> {
+        let labels = crate::model::Labels::from_pairs(&[("__name__", "x")]);
+        crate::remote::encode::encode_write_request([(&labels, 1, 1.0)].into_iter())
+    }
+
+    #[tokio::test]
+    async fn classifies_400_429_and_500_over_real_http() {
+        let (url, calls) = scripted_receiver(vec![(400, None), (429, Some("3")), (500, None)]).await;
+        let client = HttpWriteClient::new(settings(url.clone(), true)).unwrap();
+        let bad_request = client.store(body(), 0).await.unwrap_err();
+        assert!(matches!(bad_request, WriteClientError::NonRecoverable { .. }), "400 is not retried: {bad_request:?}");
+        let too_many = client.store(body(), 1).await.unwrap_err();
+        assert_eq!(
+            too_many,
+            WriteClientError::Recoverable {
+                message: "server returned HTTP status 429 Too Many Requests: scripted".into(),
+                retry_after: Some(Duration::from_secs(3)),
+            },
+            "429 is retried after Retry-After"
+        );
+        let server_error = client.store(body(), 2).await.unwrap_err();
+        assert!(server_error.is_retryable(), "5xx is retried");
+        assert!(client.store(body(), 3).await.is_ok());
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+
+        // With retry_on_http_429 off, a 429 is dropped like any other 4xx.
+        let (url, _) = scripted_receiver(vec![(429, Some("1"))]).await;
+        let client = HttpWriteClient::new(settings(url, false)).unwrap();
+        assert!(!client.store(body(), 0).await.unwrap_err().is_retryable());
+    }
+
+    #[tokio::test]
+    async fn a_dead_receiver_is_recoverable() {
+        let client = HttpWriteClient::new(settings("http://127.0.0.1:1/api/v1/write".into(), true)).unwrap();
+        assert!(client.store(body(), 0).await.unwrap_err().is_retryable());
+    }
 
     #[test]
     fn retry_after_forms() {
