@@ -388,6 +388,20 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Scans the rest of the line, up to (not including) its line break.
+    #[inline]
+    pub(super) fn scan_to_line_end(&mut self) -> Span {
+        let start = self.pos;
+        let rest = self.body.get(start..).unwrap_or_default();
+        let end = memchr::memchr(b'\n', rest).map_or(self.body.len(), |offset| start + offset);
+        self.pos = end;
+        Span {
+            start,
+            end,
+            escaped: false,
+        }
+    }
+
     #[inline]
     pub(super) fn bytes(&self, span: Span) -> &'a [u8] {
         self.body.get(span.start..span.end).unwrap_or_default()
