@@ -1,0 +1,73 @@
+//! Sample generators and helpers shared by the encodings' tests.
+
+use super::{ChunkError, ChunkIterator, Encoding};
+use crate::model::sample::STALE_NAN_BITS;
+use proptest::prelude::*;
+
+pub(crate) fn decode_bits(
+    encoding: Encoding,
+    bytes: &[u8],
+) -> (Vec<(i64, u64)>, Option<ChunkError>) {
+    let mut iterator = ChunkIterator::new(encoding, bytes);
+    let mut decoded = Vec::new();
+    while let Some((t, v)) = iterator.next() {
+        decoded.push((t, v.to_bits()));
+    }
+    (decoded, iterator.err())
+}
+
+pub(crate) fn bits_of(samples: &[(i64, f64)]) -> Vec<(i64, u64)> {
+    samples.iter().map(|&(t, v)| (t, v.to_bits())).collect()
+}
+
+/// Values whose bit patterns are hard for an XOR encoder.
+pub(crate) const SPECIAL_VALUES: &[u64] = &[
+    STALE_NAN_BITS,
+    0x7ff8_0000_0000_0000, // quiet NaN
+    0xfff8_0000_0000_0001, // negative NaN with payload
+    0x7ff4_dead_beef_0001, // signalling NaN with payload
+    0x7ff0_0000_0000_0000, // +Inf
+    0xfff0_0000_0000_0000, // -Inf
+    0x8000_0000_0000_0000, // -0.0
+    0x0000_0000_0000_0000, // +0.0
+    0x0000_0000_0000_0001, // smallest subnormal
+    0x000f_ffff_ffff_ffff, // largest subnormal
+    0x7fef_ffff_ffff_ffff, // f64::MAX
+    0x3ff0_0000_0000_0000, // 1.0
+    0xffff_ffff_ffff_ffff, // all ones (a NaN)
+];
+
+pub(crate) fn any_value() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        any::<u64>().prop_map(f64::from_bits),
+        prop::sample::select(SPECIAL_VALUES).prop_map(f64::from_bits),
+        (-1_000_000i64..1_000_000, 0u32..4).prop_map(|(m, e)| m as f64 / 10f64.powi(e as i32)),
+        (0u64..(1 << 53)).prop_map(|c| c as f64),
+    ]
+}
+
+/// Increasing timestamps with regular steps, jitter and irregular gaps.
+pub(crate) fn increasing_samples(max_len: usize) -> impl Strategy<Value = Vec<(i64, f64)>> {
+    let start = prop_oneof![any::<i64>().prop_map(|t| t / 2), -1_000_000i64..1_000_000];
+    let step = prop_oneof![
+        4 => 14_990i64..15_010,
+        2 => Just(15_000i64),
+        1 => 1i64..(1 << 40),
+    ];
+    (
+        start,
+        prop::collection::vec((step, any_value()), 1..max_len),
+    )
+        .prop_map(|(start, steps)| {
+            let mut t = start;
+            let mut samples = Vec::with_capacity(steps.len());
+            for (step, v) in steps {
+                samples.push((t, v));
+                t = t.saturating_add(step);
+                if t == i64::MAX {
+                    break;
+                }
+            }
+            samples
+        })
+}
