@@ -13,11 +13,6 @@ use std::fmt::Write as _;
 /// Prometheus's `value.NormalNaN`: the NaN produced for every parsed NaN.
 pub const NORMAL_NAN_BITS: u64 = 0x7ff8_0000_0000_0001;
 
-/// Exact powers of ten up to 10^15 (all representable exactly in an f64).
-const POWERS_OF_TEN: [f64; 16] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-];
-
 /// Parses a sample value; `None` when Prometheus would reject it.
 #[inline]
 pub(super) fn parse_value(token: &[u8]) -> Option<f64> {
@@ -27,26 +22,37 @@ pub(super) fn parse_value(token: &[u8]) -> Option<f64> {
     }
 }
 
-/// The fast path: `[+-]?digits[.digits]` with at most 15 digits. The digits
-/// form an exact integer below 2^53 and the divisor is an exact power of ten,
-/// so the one division is correctly rounded, as `ParseFloat` is.
+/// Exact powers of ten up to 10^22 (all representable exactly in an f64).
+const EXACT_POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The fast path: `[+-]?digits[.digits][(e|E)[+-]digits]` with at most 15
+/// significant digits and a decimal exponent within ±22 (Clinger's fast
+/// path). The digits form an exact integer below 2^53 and the power of ten
+/// is exact, so the one multiplication or division is correctly rounded, as
+/// `ParseFloat` is. Anything else goes to the slow path.
 #[inline]
 fn parse_short_decimal(token: &[u8]) -> Option<f64> {
-    let (negative, digits) = match token.first() {
+    let (negative, rest) = match token.first() {
         Some(b'-') => (true, &token[1..]),
         Some(b'+') => (false, &token[1..]),
         _ => (false, token),
     };
     let mut mantissa: u64 = 0;
     let mut digit_count = 0usize;
-    let mut fraction_digits = 0usize;
+    let mut fraction_digits: i32 = 0;
     let mut seen_point = false;
-    for &byte in digits {
+    let mut index = 0;
+    while let Some(&byte) = rest.get(index) {
         match byte {
             b'0'..=b'9' => {
-                digit_count += 1;
-                if digit_count > 15 {
-                    return None;
+                if mantissa != 0 || byte != b'0' {
+                    digit_count += 1;
+                    if digit_count > 15 {
+                        return None;
+                    }
                 }
                 mantissa = mantissa * 10 + u64::from(byte - b'0');
                 if seen_point {
@@ -54,14 +60,98 @@ fn parse_short_decimal(token: &[u8]) -> Option<f64> {
                 }
             }
             b'.' if !seen_point => seen_point = true,
+            b'e' | b'E' => break,
             _ => return None,
         }
+        index += 1;
     }
-    if digit_count == 0 {
+    let digits_seen = index - usize::from(seen_point);
+    if digits_seen == 0 {
         return None;
     }
-    let magnitude = mantissa as f64 / POWERS_OF_TEN[fraction_digits];
+    let mut exponent: i32 = 0;
+    if index < rest.len() {
+        // An exponent: [eE][+-]?digits, nothing after.
+        let mut exponent_digits = &rest[index + 1..];
+        let exponent_negative = match exponent_digits.first() {
+            Some(b'-') => {
+                exponent_digits = &exponent_digits[1..];
+                true
+            }
+            Some(b'+') => {
+                exponent_digits = &exponent_digits[1..];
+                false
+            }
+            _ => false,
+        };
+        if exponent_digits.is_empty() || exponent_digits.len() > 4 {
+            return None;
+        }
+        for &byte in exponent_digits {
+            if !byte.is_ascii_digit() {
+                return None;
+            }
+            exponent = exponent * 10 + i32::from(byte - b'0');
+        }
+        if exponent_negative {
+            exponent = -exponent;
+        }
+    }
+    let power = exponent - fraction_digits;
+    let magnitude = if mantissa == 0 {
+        0.0
+    } else if (0..=22).contains(&power) {
+        mantissa as f64 * EXACT_POWERS_OF_TEN[power as usize]
+    } else if (-22..0).contains(&power) {
+        mantissa as f64 / EXACT_POWERS_OF_TEN[(-power) as usize]
+    } else {
+        return None;
+    };
     Some(if negative { -magnitude } else { magnitude })
+}
+
+/// If `text` is a decimal that is already in the form Go's shortest `%g`
+/// would print (no exponent, no superfluous zeros, at most 15 significant
+/// digits, decimal exponent within [-4, 6)), returns whether it lacks the
+/// `.0` that `formatOpenMetricsFloat` appends. `None` means "format it".
+pub(super) fn openmetrics_float_is_canonical(text: &[u8]) -> Option<bool> {
+    let unsigned = text.strip_prefix(b"-").unwrap_or(text);
+    let (integer, fraction) = match unsigned.iter().position(|&b| b == b'.') {
+        Some(point) => (&unsigned[..point], Some(&unsigned[point + 1..])),
+        None => (unsigned, None),
+    };
+    if integer.is_empty() || !integer.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if integer.len() > 1 && integer[0] == b'0' {
+        return None;
+    }
+    let integer_is_zero = integer == b"0";
+    if !integer_is_zero && integer.len() > 6 {
+        return None;
+    }
+    let Some(fraction) = fraction else {
+        return Some(true);
+    };
+    if fraction.is_empty()
+        || !fraction.iter().all(u8::is_ascii_digit)
+        || fraction.last() == Some(&b'0')
+    {
+        return None;
+    }
+    let significant = if integer_is_zero {
+        let leading_zeros = fraction.iter().take_while(|&&b| b == b'0').count();
+        if leading_zeros > 3 {
+            return None;
+        }
+        fraction.len() - leading_zeros
+    } else {
+        integer.len() + fraction.len()
+    };
+    if significant > 15 {
+        return None;
+    }
+    Some(false)
 }
 
 fn parse_value_slow(token: &[u8]) -> Option<f64> {
@@ -327,11 +417,72 @@ mod tests {
             "999999999999999",
             "0.00000000000001",
             "-12345.6789",
+            "7.6238e-05",
+            "1.72683981301639e+09",
+            "1E3",
+            "123456789012345e7",
+            "0.0000000000000000001234",
+            "-0",
+            "00012.5e-2",
         ] {
             let expected: f64 = text.parse().unwrap_or(f64::NAN);
             assert_eq!(
                 parse_short_decimal(text.as_bytes()),
                 Some(expected),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn canonical_decimals_are_recognised_exactly() {
+        for text in [
+            "0",
+            "1",
+            "-1",
+            "0.5",
+            "0.005",
+            "0.0001",
+            "123456",
+            "999999.5",
+            "0.25",
+            "2.5",
+            "10",
+            "-0.00099",
+            "0.1234567890123",
+        ] {
+            let Some(needs_suffix) = openmetrics_float_is_canonical(text.as_bytes()) else {
+                panic!("{text} should be canonical");
+            };
+            let mut formatted = String::new();
+            format_openmetrics_float(
+                parse_value(text.as_bytes()).unwrap_or(f64::NAN),
+                &mut formatted,
+            );
+            let fast = if needs_suffix {
+                format!("{text}.0")
+            } else {
+                text.to_string()
+            };
+            assert_eq!(fast, formatted, "{text}");
+        }
+        for text in [
+            "1000000",
+            "0.00001",
+            "1.50",
+            "01",
+            "1e3",
+            "+1",
+            ".5",
+            "1.",
+            "+Inf",
+            "NaN",
+            "1234567.5",
+            "0.1234567890123456",
+        ] {
+            assert_eq!(
+                openmetrics_float_is_canonical(text.as_bytes()),
+                None,
                 "{text}"
             );
         }

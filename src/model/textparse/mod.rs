@@ -79,6 +79,21 @@ impl Format {
         }
     }
 
+    /// The format of a `Content-Type` value, or `None` when it names no
+    /// format this parser reads (missing, malformed, protobuf, ...).
+    /// Prometheus 3 fails such a scrape unless the scrape config sets
+    /// `fallback_scrape_protocol`; the scrape loop decides with this.
+    pub fn parse_content_type(content_type: &str) -> Option<Format> {
+        let media_type = content_type.split(';').next().unwrap_or_default().trim();
+        if media_type.eq_ignore_ascii_case("application/openmetrics-text") {
+            Some(Format::OpenMetrics)
+        } else if media_type.eq_ignore_ascii_case("text/plain") {
+            Some(Format::PrometheusText)
+        } else {
+            None
+        }
+    }
+
     /// The full `Content-Type` value of this format (for `Accept` headers and
     /// for serving it).
     pub fn content_type(&self) -> &'static str {

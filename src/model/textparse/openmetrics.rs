@@ -104,7 +104,7 @@ impl<'a> Parser<'a> {
             return Err(self.error(format!("expected text in {keyword}")));
         }
         self.pos += 1;
-        let text: Span = self.scan_token(|byte| byte == b'\n');
+        let text: Span = self.scan_to_line_end();
         if self.peek() != Some(b'\n') {
             return Err(self.error(format!("expected text in {keyword}")));
         }

@@ -1,8 +1,10 @@
 //! The pull parser shared by both formats: state, scanning helpers, and the
 //! label building done on request.
 
+use std::cell::RefCell;
+
 use super::escape::{EscapeRules, unescape_into};
-use super::float::{format_openmetrics_float, parse_value};
+use super::float::{format_openmetrics_float, openmetrics_float_is_canonical, parse_value};
 use super::{Entry, Exemplar, Format, ParseError};
 use crate::model::labels::{METRIC_NAME, ScratchBuilder};
 use crate::model::metadata::MetricType;
@@ -95,6 +97,9 @@ pub struct Parser<'a> {
     pub(super) labels: Vec<LabelSpan>,
     pub(super) exemplar_labels: Vec<LabelSpan>,
     pub(super) exemplar_value: Option<ExemplarValue>,
+    /// Reused buffers for unescaped names, unescaped values and normalised
+    /// floats while building labels.
+    scratch: RefCell<(String, String, String)>,
 }
 
 impl<'a> Parser<'a> {
@@ -119,6 +124,7 @@ impl<'a> Parser<'a> {
             labels: Vec::with_capacity(16),
             exemplar_labels: Vec::new(),
             exemplar_value: None,
+            scratch: RefCell::default(),
         }
     }
 
@@ -172,29 +178,40 @@ impl<'a> Parser<'a> {
         if !self.has_series {
             return;
         }
-        let mut scratch = String::new();
+        let mut scratch = self.scratch.borrow_mut();
+        let scratch = &mut *scratch;
         if let Some(name) = self.name {
-            builder.add(METRIC_NAME, self.unescaped(name, &mut scratch));
+            builder.add(METRIC_NAME, self.unescaped(name, &mut scratch.0));
         }
         let normalised_label = match self.metric_type {
             MetricType::Histogram => Some("le"),
             MetricType::Summary => Some("quantile"),
             _ => None,
         };
-        let mut name_scratch = String::new();
         for label in &self.labels {
-            let name = self.unescaped(label.name, &mut name_scratch);
-            if normalised_label == Some(name) {
-                let raw = self.unescaped(label.value, &mut scratch);
-                let mut normalised = String::with_capacity(raw.len() + 2);
-                match parse_value(raw.as_bytes()) {
-                    Some(value) => format_openmetrics_float(value, &mut normalised),
-                    None => normalised.push_str(raw),
-                }
-                builder.add(name, &normalised);
+            let name = self.unescaped(label.name, &mut scratch.0);
+            let value = self.unescaped(label.value, &mut scratch.1);
+            if normalised_label != Some(name) || value == "+Inf" {
+                builder.add(name, value);
                 continue;
             }
-            builder.add(name, self.unescaped(label.value, &mut scratch));
+            // Prometheus 3 rewrites `le`/`quantile` in the OpenMetrics float
+            // format; values already in that form skip the float round trip.
+            let mut normalised = std::mem::take(&mut scratch.2);
+            normalised.clear();
+            match openmetrics_float_is_canonical(value.as_bytes()) {
+                Some(false) => normalised.push_str(value),
+                Some(true) => {
+                    normalised.push_str(value);
+                    normalised.push_str(".0");
+                }
+                None => match parse_value(value.as_bytes()) {
+                    Some(parsed) => format_openmetrics_float(parsed, &mut normalised),
+                    None => normalised.push_str(value),
+                },
+            }
+            builder.add(name, &normalised);
+            scratch.2 = normalised;
         }
     }
 
@@ -371,6 +388,20 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Scans the rest of the line, up to (not including) its line break.
+    #[inline]
+    pub(super) fn scan_to_line_end(&mut self) -> Span {
+        let start = self.pos;
+        let rest = self.body.get(start..).unwrap_or_default();
+        let end = memchr::memchr(b'\n', rest).map_or(self.body.len(), |offset| start + offset);
+        self.pos = end;
+        Span {
+            start,
+            end,
+            escaped: false,
+        }
+    }
+
     #[inline]
     pub(super) fn bytes(&self, span: Span) -> &'a [u8] {
         self.body.get(span.start..span.end).unwrap_or_default()
@@ -382,12 +413,19 @@ impl<'a> Parser<'a> {
         span.end <= self.utf8_valid_up_to || std::str::from_utf8(self.bytes(span)).is_ok()
     }
 
-    /// The span as text. Spans handed out by the scanners are either ASCII
-    /// names or quoted strings checked with [`Parser::is_utf8`]; anything
-    /// else yields the lossy-free empty string instead of panicking.
+    /// The span as text.
+    ///
+    /// Only call this on spans that are known to be UTF-8: unquoted names
+    /// (ASCII by their byte classes), quoted strings (checked by
+    /// [`Parser::scan_quoted`]) and metadata text checked with
+    /// [`Parser::is_utf8`]. Checked again in debug builds and by the tests.
     #[inline]
     pub(super) fn text(&self, span: Span) -> &'a str {
-        std::str::from_utf8(self.bytes(span)).unwrap_or_default()
+        let bytes = self.bytes(span);
+        debug_assert!(std::str::from_utf8(bytes).is_ok());
+        // SAFETY: every caller passes a span that was validated as UTF-8 (see
+        // above); this skips validating the same bytes a second time.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
     /// The span unescaped, using `scratch` only when it has escapes.

@@ -104,7 +104,7 @@ impl<'a> Parser<'a> {
             },
             Some(b' ' | b'\t') => {
                 self.pos += 1;
-                self.scan_token(|byte| byte == b'\n')
+                self.scan_to_line_end()
             }
             Some(_) => {
                 let found = self.found();

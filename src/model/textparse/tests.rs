@@ -117,6 +117,17 @@ fn content_type_negotiation() {
     }
     for format in [TEXT, OM] {
         assert_eq!(Format::from_content_type(format.content_type()), format);
+        assert_eq!(
+            Format::parse_content_type(format.content_type()),
+            Some(format)
+        );
+    }
+    for unknown in [
+        "",
+        "application/json",
+        "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily",
+    ] {
+        assert_eq!(Format::parse_content_type(unknown), None, "{unknown}");
     }
 }
 
