@@ -213,6 +213,16 @@ fn cost_table(virtual_nodes: usize) {
     );
     let ring = Ring::new(&hundred, virtual_nodes);
     let all_targets = targets(100_000, 0);
+    let hashing = median_time(11, || {
+        let sum = all_targets
+            .iter()
+            .fold(0u64, |sum, t| sum.wrapping_add(target_key(t)));
+        black_box(sum);
+    });
+    println!(
+        "hashing 100k target label sets alone: {:.2} ms",
+        hashing.as_secs_f64() * 1e3
+    );
     let ownership = median_time(11, || {
         let owned = all_targets
             .iter()

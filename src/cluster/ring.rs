@@ -21,6 +21,10 @@ use crate::model::labels::Labels;
 /// 1.10 × the fair share. See `benches/ring.rs` for the measured spread.
 pub const DEFAULT_VIRTUAL_NODES: usize = 512;
 
+/// The most tokens a member may place, whatever is configured, so a typo
+/// in `virtual_nodes` cannot exhaust memory.
+pub const MAX_VIRTUAL_NODES: usize = 16_384;
+
 /// One node of the cluster as the ring sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Member {
@@ -67,28 +71,50 @@ pub fn token_position(node_id: &str, index: u32) -> u64 {
 }
 
 /// A consistent hash ring over a member set. Immutable: a new member set
-/// builds a new ring (cheap: 100 members × 256 tokens take about a
-/// millisecond). `Send + Sync`; share it behind an `Arc`.
+/// builds a new ring (100 members × 512 tokens: a few milliseconds). `Send + Sync`; share it behind an `Arc`.
 #[derive(Debug, Clone)]
 pub struct Ring {
     /// Members sorted by node id, without duplicates.
     members: Vec<Member>,
     /// `(position, index into members)`, sorted by position then member.
     tokens: Vec<(u64, u32)>,
+    /// `bucket_starts[b]` is the index of the first token whose position's
+    /// top `bucket_bits` bits are `>= b` (one entry more than buckets), so
+    /// a lookup searches only the few tokens of one bucket.
+    bucket_starts: Vec<u32>,
+    bucket_bits: u32,
     virtual_nodes: usize,
+}
+
+/// Builds the bucket index over sorted tokens: about one token a bucket.
+fn bucket_index(tokens: &[(u64, u32)]) -> (Vec<u32>, u32) {
+    let bucket_bits = (tokens.len().max(2).next_power_of_two().trailing_zeros()).clamp(1, 20);
+    let bucket_count = 1usize << bucket_bits;
+    let mut starts = Vec::with_capacity(bucket_count + 1);
+    let mut token_index = 0usize;
+    for bucket in 0..bucket_count {
+        while token_index < tokens.len()
+            && ((tokens[token_index].0 >> (64 - bucket_bits)) as usize) < bucket
+        {
+            token_index += 1;
+        }
+        starts.push(token_index as u32);
+    }
+    starts.push(tokens.len() as u32);
+    (starts, bucket_bits)
 }
 
 impl Ring {
     /// Builds the ring. Members are deduplicated by node id (the first
-    /// address listed wins) and their order does not matter. A
-    /// `virtual_nodes` of 0 is treated as 1.
+    /// address listed wins) and their order does not matter.
+    /// `virtual_nodes` is clamped to `1..=MAX_VIRTUAL_NODES`.
     pub fn new(members: &[Member], virtual_nodes: usize) -> Self {
         let mut by_id: BTreeMap<&str, &Member> = BTreeMap::new();
         for member in members {
             by_id.entry(member.node_id.as_str()).or_insert(member);
         }
         let sorted_members: Vec<Member> = by_id.into_values().cloned().collect();
-        let virtual_nodes = virtual_nodes.max(1);
+        let virtual_nodes = virtual_nodes.clamp(1, MAX_VIRTUAL_NODES);
         let mut tokens = Vec::with_capacity(sorted_members.len() * virtual_nodes);
         for (member_index, member) in sorted_members.iter().enumerate() {
             for token_index in 0..virtual_nodes {
@@ -101,9 +127,12 @@ impl Ring {
         // Ties in position (astronomically rare) are broken by member order,
         // which is by node id, so every node still agrees.
         tokens.sort_unstable();
+        let (bucket_starts, bucket_bits) = bucket_index(&tokens);
         Self {
             members: sorted_members,
             tokens,
+            bucket_starts,
+            bucket_bits,
             virtual_nodes,
         }
     }
@@ -142,7 +171,13 @@ impl Ring {
 
     /// The index in `tokens` of the first token at or after `key`, wrapping.
     fn first_token_at_or_after(&self, key: u64) -> usize {
-        let index = self.tokens.partition_point(|&(position, _)| position < key);
+        // Tokens of earlier buckets are all below `key`, of later ones all
+        // above: only this bucket's tokens need a search.
+        let bucket = (key >> (64 - self.bucket_bits)) as usize;
+        let start = self.bucket_starts[bucket] as usize;
+        let end = self.bucket_starts[bucket + 1] as usize;
+        let index =
+            start + self.tokens[start..end].partition_point(|&(position, _)| position < key);
         if index == self.tokens.len() { 0 } else { index }
     }
 

@@ -180,3 +180,43 @@ fn rule_group_keys_separate_file_from_group_name() {
         rule_group_key("rules/a.yml", "g")
     );
 }
+
+#[test]
+fn virtual_nodes_are_clamped_to_a_sane_range() {
+    assert_eq!(Ring::new(&members(2), 0).token_count(), 2);
+    let huge = Ring::new(&members(1), usize::MAX);
+    assert_eq!(huge.virtual_nodes(), MAX_VIRTUAL_NODES);
+    assert_eq!(huge.token_count(), MAX_VIRTUAL_NODES);
+}
+
+#[test]
+fn bucketed_lookup_agrees_with_a_plain_search() {
+    for member_count in [1, 3, 17] {
+        let ring = Ring::new(&members(member_count), 37);
+        let mut sorted: Vec<(u64, String)> = Vec::new();
+        for member in ring.members() {
+            for index in 0..37 {
+                sorted.push((
+                    token_position(&member.node_id, index),
+                    member.node_id.clone(),
+                ));
+            }
+        }
+        sorted.sort();
+        let mut keys: Vec<u64> = vec![0, 1, u64::MAX - 1, u64::MAX];
+        keys.extend(
+            sorted
+                .iter()
+                .flat_map(|(p, _)| [p.wrapping_sub(1), *p, p.wrapping_add(1)]),
+        );
+        keys.extend((0..2_000u64).map(|n| xxh3_64(&n.to_le_bytes())));
+        for key in keys {
+            let expected = sorted
+                .iter()
+                .find(|(position, _)| *position >= key)
+                .unwrap_or(&sorted[0]);
+            let owner = ring.primary_owner(key).map(|m| m.node_id.clone());
+            assert_eq!(owner.as_deref(), Some(expected.1.as_str()), "key {key}");
+        }
+    }
+}
