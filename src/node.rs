@@ -16,6 +16,7 @@ use tracing::{error, info, warn};
 use promshard::config::{self, ByteSize, Config, PromDuration};
 use promshard::discovery::DiscoveryManager;
 use promshard::promql::{Engine, EngineOptions};
+use promshard::remote::write::RemoteWriteManager;
 use promshard::scrape::{ScrapeManager, ScrapeOptions, ScrapeSettings, TargetGroup};
 use promshard::storage::{Appendable, Queryable};
 use promshard::tsdb::{Db, DbOptions};
@@ -26,6 +27,7 @@ use crate::flags::{ImportCommand, ServerFlags, TsdbCommand};
 /// The parts a reload reconfigures.
 struct Components {
     discovery: Arc<DiscoveryManager>,
+    remote_write: Arc<RemoteWriteManager>,
     scrape: Arc<ScrapeManager>,
     status: Arc<StatusInfo>,
     reload_successful: prometheus::IntGauge,
@@ -45,6 +47,10 @@ impl Components {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
         self.scrape.apply_config(pools).map_err(|e| e.to_string())?;
+        self.remote_write
+            .apply_config(&config.remote_write, &config.global.external_labels)
+            .map_err(|e| format!("remote_write: {e}"))?;
+        warn_unavailable_sections(config);
         *self.status.config_yaml.write() = config.to_redacted_yaml();
         *self.status.last_config_time.write() = chrono::Utc::now().to_rfc3339();
         Ok(())
@@ -143,8 +149,19 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     let queryable: Arc<dyn Queryable> = db.clone();
     let scrape = ScrapeManager::new(appendable, &registry, ScrapeOptions::default())
         .map_err(|e| anyhow::anyhow!("starting scrape manager: {e}"))?;
+    let hold_db = db.clone();
+    let remote_write = RemoteWriteManager::new(
+        db.wal_dir(),
+        flags.storage_tsdb_path.join("remote"),
+        retention_time,
+        Arc::new(move |name: &str, segment| hold_db.set_min_wal_segment_to_keep(name, segment)),
+        &registry,
+        tokio::runtime::Handle::current(),
+    )
+    .map_err(|e| anyhow::anyhow!("starting remote write: {e}"))?;
     let components = Arc::new(Components {
         discovery: Arc::new(DiscoveryManager::new(&registry)),
+        remote_write: Arc::new(remote_write),
         scrape: Arc::new(scrape),
         status: status.clone(),
         reload_successful,
@@ -302,6 +319,8 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     cancel.cancel();
     components.scrape.stop().await;
     while tasks.join_next().await.is_some() {}
+    let remote_write = components.remote_write.clone();
+    let _ = tokio::task::spawn_blocking(move || remote_write.stop()).await;
     let db_to_close = db.clone();
     tokio::task::spawn_blocking(move || db_to_close.close())
         .await
@@ -365,6 +384,30 @@ pub fn run_tsdb_command(command: TsdbCommand) -> u8 {
             eprintln!("promshard tsdb: {error}");
             1
         }
+    }
+}
+
+/// Logs, loudly, each configured section whose feature is not built yet:
+/// nothing in a config is ignored silently.
+fn warn_unavailable_sections(config: &Config) {
+    if !config.rule_files.is_empty() {
+        warn!(
+            field = "rule_files",
+            files = ?config.rule_files,
+            "rule evaluation is not available yet (issue 7): the rule files are checked by `promshard check config` but not evaluated"
+        );
+    }
+    if !config.alerting.alertmanagers.is_empty() {
+        warn!(
+            field = "alerting.alertmanagers",
+            "sending alerts is not available yet (issue 7)"
+        );
+    }
+    if !config.remote_read.is_empty() {
+        warn!(
+            field = "remote_read",
+            "remote_read endpoints are not queried yet: queries answer from local storage only"
+        );
     }
 }
 

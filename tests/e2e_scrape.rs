@@ -131,7 +131,11 @@ fn hostile_targets_fail_cleanly_and_limits_hold() {
         job("ok", "/ok", ""),
         job("slow", "/slow", ""),
         job("huge", "/huge", "    body_size_limit: 1MB\n"),
-        job("endless", "/endless", "    body_size_limit: 2MB\n"),
+        job(
+            "endless",
+            "/endless",
+            "    scrape_interval: 5s\n    scrape_timeout: 5s\n    body_size_limit: 512KB\n"
+        ),
         job("malformed", "/malformed", ""),
         job("many", "/many", "    sample_limit: 1000\n"),
         job("flapping", "/flapping", ""),

@@ -1,8 +1,8 @@
 //! The whole scrape: runs every collector in turn into one reused text buffer,
 //! then reports each collector's duration and success as node_exporter does.
 
-use std::path::PathBuf;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use regex::Regex;
 
@@ -13,6 +13,7 @@ use crate::collectors::meminfo::MeminfoCollector;
 use crate::collectors::netdev::NetdevCollector;
 use crate::collectors::process::write_process;
 use crate::collectors::stat::{CpuCollector, write_stat};
+use crate::collectors::statfs_worker::StatfsWorker;
 use crate::collectors::uname::write_uname;
 use crate::collectors::{CollectError, read_file_into};
 use crate::exposition::{MetricKind, TextWriter};
@@ -27,6 +28,8 @@ pub const DEFAULT_DISKSTATS_DEVICE_EXCLUDE: &str =
     r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
 /// node_exporter's default `--collector.netdev.device-exclude`.
 pub const DEFAULT_NETDEV_DEVICE_EXCLUDE: &str = "^lo$";
+/// node_exporter's default `--collector.filesystem.mount-timeout`.
+pub const DEFAULT_FILESYSTEM_MOUNT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The exporter's collection settings, with node_exporter's flag names in the docs.
 #[derive(Debug, Clone)]
@@ -41,6 +44,9 @@ pub struct CollectorConfig {
     pub diskstats_device_exclude: Regex,
     /// `--collector.netdev.device-exclude`.
     pub netdev_device_exclude: Regex,
+    /// `--collector.filesystem.mount-timeout`: how long a `statvfs` may hang
+    /// before its mount point is reported as a device error and skipped.
+    pub filesystem_mount_timeout: Duration,
 }
 
 /// An exclusion pattern given on the command line did not compile.
@@ -84,6 +90,7 @@ impl CollectorConfig {
                 "--collector.netdev.device-exclude",
                 netdev_device_exclude,
             )?,
+            filesystem_mount_timeout: DEFAULT_FILESYSTEM_MOUNT_TIMEOUT,
         })
     }
 }
@@ -116,10 +123,40 @@ const COLLECTOR_NAMES: [&str; 10] = [
     "process",
 ];
 
+/// The procfs files read on every scrape, joined once.
+struct ProcfsPaths {
+    root: PathBuf,
+    stat: PathBuf,
+    diskstats: PathBuf,
+    init_mounts: PathBuf,
+    own_mounts: PathBuf,
+    loadavg: PathBuf,
+    meminfo: PathBuf,
+    net_dev: PathBuf,
+    own_stat: PathBuf,
+}
+
+impl ProcfsPaths {
+    fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            stat: root.join("stat"),
+            diskstats: root.join("diskstats"),
+            init_mounts: root.join("1/mounts"),
+            own_mounts: root.join("self/mounts"),
+            loadavg: root.join("loadavg"),
+            meminfo: root.join("meminfo"),
+            net_dev: root.join("net/dev"),
+            own_stat: root.join("self/stat"),
+        }
+    }
+}
+
 /// Collects the host's metrics. Not thread-safe by design: one scrape at a
 /// time owns it (the server wraps it in a mutex); every buffer is reused.
 pub struct HostCollector {
-    config: CollectorConfig,
+    paths: ProcfsPaths,
+    statfs_worker: StatfsWorker,
     ticks_per_second: f64,
     file_text: String,
     stat_text: String,
@@ -149,7 +186,8 @@ impl HostCollector {
             netdev: NetdevCollector::new(config.netdev_device_exclude.clone()),
             outcomes: [(0.0, false); COLLECTOR_NAMES.len()],
             last_output_length: 0,
-            config,
+            paths: ProcfsPaths::new(&config.procfs_root),
+            statfs_worker: StatfsWorker::new(statvfs_stats, config.filesystem_mount_timeout),
         }
     }
 
@@ -166,9 +204,8 @@ impl HostCollector {
     /// Appends one scrape's exposition text to `output`.
     pub fn collect_into(&mut self, output: &mut String) {
         let mut writer = TextWriter::new(output);
-        let procfs_root = self.config.procfs_root.clone();
         let boot_time = self.run(6, &mut writer, |collector, writer| {
-            read_file_into(&procfs_root.join("stat"), &mut collector.stat_text)?;
+            read_file_into(&collector.paths.stat, &mut collector.stat_text)?;
             write_stat(&collector.stat_text, writer)
         });
         self.run(0, &mut writer, |collector, writer| {
@@ -176,28 +213,30 @@ impl HostCollector {
             collector.cpu.write(&collector.stat_text, ticks, writer)
         });
         self.run(1, &mut writer, |collector, writer| {
-            read_file_into(&procfs_root.join("diskstats"), &mut collector.file_text)?;
+            read_file_into(&collector.paths.diskstats, &mut collector.file_text)?;
             collector.diskstats.write(&collector.file_text, writer)
         });
         self.run(2, &mut writer, |collector, writer| {
-            let mounts = procfs_root.join("1/mounts");
-            if read_file_into(&mounts, &mut collector.file_text).is_err() {
-                read_file_into(&procfs_root.join("self/mounts"), &mut collector.file_text)?;
+            if read_file_into(&collector.paths.init_mounts, &mut collector.file_text).is_err() {
+                read_file_into(&collector.paths.own_mounts, &mut collector.file_text)?;
             }
-            collector
-                .filesystem
-                .write(&collector.file_text, &mut statvfs_stats, writer)
+            let statfs_worker = &mut collector.statfs_worker;
+            collector.filesystem.write(
+                &collector.file_text,
+                &mut |mountpoint| statfs_worker.stat(mountpoint),
+                writer,
+            )
         });
         self.run(3, &mut writer, |collector, writer| {
-            read_file_into(&procfs_root.join("loadavg"), &mut collector.file_text)?;
+            read_file_into(&collector.paths.loadavg, &mut collector.file_text)?;
             write_loadavg(&collector.file_text, writer)
         });
         self.run(4, &mut writer, |collector, writer| {
-            read_file_into(&procfs_root.join("meminfo"), &mut collector.file_text)?;
+            read_file_into(&collector.paths.meminfo, &mut collector.file_text)?;
             collector.meminfo.write(&collector.file_text, writer)
         });
         self.run(5, &mut writer, |collector, writer| {
-            read_file_into(&procfs_root.join("net/dev"), &mut collector.file_text)?;
+            read_file_into(&collector.paths.net_dev, &mut collector.file_text)?;
             collector.netdev.write(&collector.file_text, writer)
         });
         self.run(7, &mut writer, |_, writer| {
@@ -218,10 +257,11 @@ impl HostCollector {
             Ok(())
         });
         self.run(9, &mut writer, |collector, writer| {
-            read_file_into(&procfs_root.join("self/stat"), &mut collector.file_text)?;
+            read_file_into(&collector.paths.own_stat, &mut collector.file_text)?;
             let boot_time = boot_time.unwrap_or(0.0);
             let ticks = collector.ticks_per_second;
-            write_process(&procfs_root, &collector.file_text, boot_time, ticks, writer)
+            let root = &collector.paths.root;
+            write_process(root, &collector.file_text, boot_time, ticks, writer)
         });
         self.write_outcomes(&mut writer);
     }

@@ -9,6 +9,7 @@
 pub mod collectors;
 pub mod exposition;
 pub mod host_collector;
+pub mod logfmt;
 pub mod server;
 
 pub use host_collector::{CollectorConfig, HostCollector};

@@ -192,3 +192,22 @@ fn bad_flags_are_refused_with_a_nonzero_exit() {
         );
     }
 }
+
+#[test]
+fn sigterm_stops_the_exporter_cleanly() {
+    let mut exporter = start_exporter(&[]);
+    let pid = rustix::process::Pid::from_raw(exporter.pid() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = exporter.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status}");
+}

@@ -22,7 +22,7 @@ mod value;
 
 pub use engine::{Engine, EngineOptions, QueryResult};
 pub use error::QueryError;
-pub use value::{InstantSample, RangeSeries, Value, format_float};
+pub use value::{InstantSample, RangeSeries, Value, format_float, format_float_text};
 
 use crate::model::Matcher;
 

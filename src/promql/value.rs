@@ -58,28 +58,55 @@ impl Value {
     }
 }
 
-/// Formats a sample value as Prometheus does in JSON and text: shortest
-/// round-trip form, `NaN`, `+Inf`, `-Inf`, exponents as `1e+06`.
-pub fn format_float(value: f64) -> String {
+/// Go's `%e` with the shortest mantissa: `1.5e-07`, `1e+21`.
+fn exponent_form(value: f64) -> (String, i32) {
+    let formatted = format!("{value:e}");
+    let (mantissa, exponent) = formatted.split_once('e').unwrap_or((&formatted, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let sign = if exponent < 0 { '-' } else { '+' };
+    (
+        format!("{mantissa}e{sign}{:02}", exponent.unsigned_abs()),
+        exponent,
+    )
+}
+
+fn special_float(value: f64) -> Option<&'static str> {
     if value.is_nan() {
-        return "NaN".to_string();
+        Some("NaN")
+    } else if value == f64::INFINITY {
+        Some("+Inf")
+    } else if value == f64::NEG_INFINITY {
+        Some("-Inf")
+    } else {
+        None
     }
-    if value.is_infinite() {
-        return if value > 0.0 { "+Inf" } else { "-Inf" }.to_string();
+}
+
+/// Formats a sample value as the Prometheus JSON API does: plain decimals,
+/// exponent form below 1e-6 and from 1e21, `NaN`, `+Inf`, `-Inf`.
+pub fn format_float(value: f64) -> String {
+    if let Some(special) = special_float(value) {
+        return special.to_string();
+    }
+    let magnitude = value.abs();
+    if magnitude != 0.0 && !(1e-6..1e21).contains(&magnitude) {
+        return exponent_form(value).0;
+    }
+    format!("{value}")
+}
+
+/// Formats a sample value as the text exposition format does (Go's
+/// shortest `%g`: `1e+06`, `0.0001`, `1.5e-05`).
+pub fn format_float_text(value: f64) -> String {
+    if let Some(special) = special_float(value) {
+        return special.to_string();
     }
     if value == 0.0 {
-        return if value.is_sign_negative() { "-0" } else { "0" }.to_string();
+        return format!("{value}");
     }
-    let exponent = value.abs().log10().floor();
-    if !(-4.0..21.0).contains(&exponent) {
-        // Go's strconv 'g'-like format with the shortest mantissa.
-        let formatted = format!("{value:e}");
-        if let Some((mantissa, exp)) = formatted.split_once('e') {
-            let exp_value: i32 = exp.parse().unwrap_or(0);
-            let sign = if exp_value < 0 { '-' } else { '+' };
-            return format!("{mantissa}e{sign}{:02}", exp_value.abs());
-        }
-        return formatted;
+    let (exponent_text, exponent) = exponent_form(value);
+    if !(-4..6).contains(&exponent) {
+        return exponent_text;
     }
     format!("{value}")
 }
@@ -129,7 +156,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formats_floats_like_prometheus() {
+    fn formats_floats_like_the_json_api() {
         let cases = [
             (2.0, "2"),
             (0.5, "0.5"),
@@ -137,11 +164,31 @@ mod tests {
             (f64::INFINITY, "+Inf"),
             (f64::NEG_INFINITY, "-Inf"),
             (1e21, "1e+21"),
+            (1e20, "100000000000000000000"),
             (1.5e-7, "1.5e-07"),
+            (0.00001, "0.00001"),
             (123456.789, "123456.789"),
+            (-0.25, "-0.25"),
         ];
         for (value, expected) in cases {
             assert_eq!(format_float(value), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn formats_floats_like_the_text_format() {
+        let cases = [
+            (2.0, "2"),
+            (123456.0, "123456"),
+            (1_000_000.0, "1e+06"),
+            (1.6e9, "1.6e+09"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (f64::NAN, "NaN"),
+            (0.0, "0"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(format_float_text(value), expected, "{value}");
         }
     }
 }

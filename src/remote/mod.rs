@@ -11,3 +11,5 @@ pub mod queue;
 pub mod read;
 pub mod read_client;
 pub mod receiver;
+pub mod watcher;
+pub mod write;

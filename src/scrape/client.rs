@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
+use reqwest::header::{
+    ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT,
+};
 
 use super::ScrapeError;
 use super::settings::{HttpClientSettings, ScrapeProtocol, accept_header};
@@ -180,6 +182,9 @@ impl ScrapeClient {
             let mut request = self.client.get(url);
             for (name, value) in &self.settings.headers {
                 request = request.header(name.as_str(), value.as_str());
+            }
+            if !self.settings.enable_compression {
+                request = request.header(ACCEPT_ENCODING, "identity");
             }
             request = request
                 .header(ACCEPT, self.accept.clone())

@@ -54,7 +54,7 @@ pub struct ScrapeMetrics {
     pub metadata_cache_entries: IntGaugeVec,
     /// `promshard_scrape_append_duration_seconds`: parse + relabel + append.
     pub append_duration: Histogram,
-    /// `prometheus_target_scrape_pools_active` (ours: pools running now).
+    /// `promshard_target_scrape_pools_active`: pools running now.
     pub pools_active: IntGauge,
 }
 

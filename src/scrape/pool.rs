@@ -205,16 +205,21 @@ impl ScrapePool {
                 }
             }
         }
+        // A target that vanished while one with the same public labels and
+        // URL appears (only its interval or timeout changed) is the same
+        // series set: its successor takes over its state, without
+        // staleness markers in between.
         let vanished: Vec<u64> = self
             .active
             .keys()
             .filter(|hash| !wanted_hashes.contains_key(hash))
             .copied()
             .collect();
+        let mut vanished_by_series: HashMap<(Labels, String), ActiveEntry> = HashMap::new();
         for hash in vanished {
             if let Some(entry) = self.active.remove(&hash) {
-                let handed_over = release(entry.target.all_labels());
-                entry.handle.stop(!handed_over);
+                let key = (entry.target.public_labels(), entry.target.url().to_string());
+                vanished_by_series.insert(key, entry);
             }
         }
         for (hash, target) in wanted {
@@ -239,11 +244,27 @@ impl ScrapePool {
                 }
                 None => {
                     let target = Arc::new(target);
-                    let state = Arc::new(Mutex::new(LoopState::new(&target)));
+                    let key = (target.public_labels(), target.url().to_string());
+                    let state = match vanished_by_series.remove(&key) {
+                        Some(predecessor) => {
+                            predecessor.handle.stop(false);
+                            target.inherit_status(&predecessor.target);
+                            let state = predecessor.handle.state.clone();
+                            if survivors == Survivors::RestartWithFreshCache {
+                                *state.lock() = LoopState::new(&target);
+                            }
+                            state
+                        }
+                        None => Arc::new(Mutex::new(LoopState::new(&target))),
+                    };
                     let handle = self.start_loop(target.clone(), state);
                     self.active.insert(hash, ActiveEntry { target, handle });
                 }
             }
+        }
+        for (_, entry) in vanished_by_series {
+            let handed_over = release(entry.target.all_labels());
+            entry.handle.stop(!handed_over);
         }
         self.apply_target_limit();
         let metrics = &self.dependencies.metrics;

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::model::Labels;
 use crate::model::relabel::RelabelConfig;
 
 /// An exposition format a target may be asked for, with Prometheus's names
@@ -271,17 +270,8 @@ impl ScrapeSettings {
     }
 }
 
-/// A group of discovered targets with common labels, as discovery yields it.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct TargetGroup {
-    /// Where the group came from (unique within its job).
-    pub source: String,
-    /// One label set per target, each with at least `__address__`.
-    pub targets: Vec<Labels>,
-    /// Labels shared by every target of the group; a target's own label of
-    /// the same name wins.
-    pub labels: Labels,
-}
+/// A group of discovered targets with common labels: discovery's type.
+pub use crate::discovery::TargetGroup;
 
 /// Parses a Prometheus duration (`15s`, `1m30s`, `500ms`, `2h`, `1d`, `1w`,
 /// `1y`; units in decreasing order, each at most once).

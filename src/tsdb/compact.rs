@@ -95,6 +95,9 @@ impl Db {
             let block_min = head_min.div_euclid(range) * range;
             let block_max = block_min + range;
             self.metrics.compactions_triggered.inc();
+            // From now on nothing older than the block's end is accepted, so
+            // no sample can slip in between writing the block and truncating.
+            self.head.set_min_valid_time(block_max);
             if let Err(error) = self.write_head_block(block_min, block_max) {
                 self.metrics.compactions_failed.inc();
                 self.metrics.head_truncations_failed.inc();

@@ -448,3 +448,33 @@ fn a_tailing_reader_sees_each_commit_as_it_lands() {
     assert_eq!((samples[0].1, samples[0].2), (5, 1.5));
     assert_eq!(reader.next_record().unwrap(), None);
 }
+
+#[test]
+fn samples_logged_before_their_series_record_survive_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = series("race", "x");
+    {
+        let db = open_db(dir.path(), DbOptions::default());
+        // Appender A creates the series but commits last; B commits first.
+        let mut creator = db.appender();
+        creator.append(&labels, 1, 1.0).unwrap();
+        let mut other = db.appender();
+        other.append(&labels, 1, 1.0).unwrap();
+        other.commit().unwrap();
+        creator.commit().unwrap();
+        // A dropped appender still logs the series it created.
+        let mut dropped = db.appender();
+        dropped.append(&series("dropped", "x"), 1, 1.0).unwrap();
+        drop(dropped);
+        let mut later = db.appender();
+        later.append(&series("dropped", "x"), 2, 2.0).unwrap();
+        later.commit().unwrap();
+        db.close().unwrap();
+    }
+    let db = open_db(dir.path(), DbOptions::default());
+    assert_eq!(
+        read_all(&*db, &name_is("race")),
+        vec![(labels, vec![(1, 1.0)])]
+    );
+    assert_eq!(read_all(&*db, &name_is("dropped"))[0].1, vec![(2, 2.0)]);
+}

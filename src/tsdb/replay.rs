@@ -2,6 +2,7 @@
 //! restoring the head. A torn or corrupt tail is cut off (with a warning)
 //! instead of failing start-up.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,16 +39,29 @@ struct Applier<'a> {
     new_chunks: i64,
     min_time: i64,
     max_time: i64,
+    /// Samples whose series record comes later in the log (two appenders
+    /// racing: one created the series, the other committed first).
+    orphans: HashMap<u64, Vec<(i64, f64)>>,
 }
 
 const DENSE_LIMIT: u64 = 1 << 26;
 
 impl Applier<'_> {
-    fn lookup(&self, series_ref: u64) -> Option<Arc<MemSeries>> {
-        if series_ref < DENSE_LIMIT {
-            return self.by_ref.get(series_ref as usize).cloned().flatten();
+    fn apply_orphans(&mut self, series: &MemSeries, samples: Vec<(i64, f64)>) {
+        let mut state = series.state.lock();
+        for (t, v) in samples {
+            if state
+                .check(t, v)
+                .is_ok_and(|a| a == super::head::Appendability::Append)
+            {
+                self.new_chunks += state.append(t, v, self.head.chunk_range());
+                self.report.samples += 1;
+                self.min_time = self.min_time.min(t);
+                self.max_time = self.max_time.max(t);
+            } else {
+                self.report.skipped_samples += 1;
+            }
         }
-        self.head.series_by_ref(series_ref)
     }
 
     fn apply(&mut self, record: &[u8]) {
@@ -67,31 +81,38 @@ impl Applier<'_> {
                         if self.by_ref.len() <= index {
                             self.by_ref.resize(index + 1, None);
                         }
-                        self.by_ref[index] = Some(created);
+                        self.by_ref[index] = Some(created.clone());
+                    }
+                    if let Some(orphans) = self.orphans.remove(&series_ref) {
+                        self.apply_orphans(&created, orphans);
                     }
                 }
             }
             SAMPLES_RECORD => {
                 let chunk_range = self.head.chunk_range();
-                let mut last: Option<(u64, Arc<MemSeries>)> = None;
+                let by_ref = &self.by_ref;
+                let head = self.head;
+                let min_valid_time = self.min_valid_time;
                 let mut applied = 0u64;
                 let mut skipped = 0u64;
                 let mut new_chunks = 0i64;
                 let (mut min_time, mut max_time) = (self.min_time, self.max_time);
+                let mut orphans = std::mem::take(&mut self.orphans);
                 let result = records::for_each_sample(body, |series_ref, t, v| {
-                    if t < self.min_valid_time {
+                    if t < min_valid_time {
                         skipped += 1;
                         return;
                     }
-                    let series = match &last {
-                        Some((r, s)) if *r == series_ref => s.clone(),
-                        _ => match self.lookup(series_ref) {
+                    let owned;
+                    let series: &MemSeries = match by_ref.get(series_ref as usize) {
+                        Some(Some(series)) => series,
+                        _ => match head.series_by_ref(series_ref) {
                             Some(series) => {
-                                last = Some((series_ref, series.clone()));
-                                series
+                                owned = series;
+                                &owned
                             }
                             None => {
-                                skipped += 1;
+                                orphans.entry(series_ref).or_default().push((t, v));
                                 return;
                             }
                         },
@@ -109,6 +130,7 @@ impl Applier<'_> {
                         skipped += 1;
                     }
                 });
+                self.orphans = orphans;
                 self.min_time = min_time;
                 self.max_time = max_time;
                 self.new_chunks += new_chunks;
@@ -139,6 +161,7 @@ pub(crate) fn replay(
         new_chunks: 0,
         min_time: i64::MAX,
         max_time: i64::MIN,
+        orphans: HashMap::new(),
     };
     let checkpoint = last_checkpoint(wal_dir)?;
     if let Some(checkpoint) = &checkpoint {
@@ -176,6 +199,11 @@ pub(crate) fn replay(
         };
         tracing::info!(segment, max_segment = last, percent, "wal segment loaded");
     }
+    applier.report.skipped_samples += applier
+        .orphans
+        .values()
+        .map(|o| o.len() as u64)
+        .sum::<u64>();
     if applier.report.samples > 0 {
         head.observe_times(applier.min_time, applier.max_time);
     }

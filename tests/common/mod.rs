@@ -387,3 +387,61 @@ impl Drop for TestTarget {
         drop(self.thread.take());
     }
 }
+
+/// Starts the real Prometheus (Debian's `prometheus`) on a free loopback
+/// port with the remote-write receiver on, storing into `data`.
+pub fn start_prometheus(data: &Path, port: u16) -> ChildGuard {
+    let config = data.with_extension("yml");
+    std::fs::write(
+        &config,
+        "global:\n  scrape_interval: 15s\nscrape_configs: []\n",
+    )
+    .expect("write prometheus config");
+    let log = data.with_extension("log");
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .expect("log");
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--web.enable-remote-write-receiver")
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .expect("spawn prometheus (install Debian's prometheus: scripts/setup-system --test)");
+    let guard = ChildGuard { child, log };
+    eventually(Duration::from_secs(60), "prometheus to be ready", || {
+        blocking_get(&format!("http://127.0.0.1:{port}/-/ready"))
+            .ok()
+            .filter(|r| r.0 == 200)
+    });
+    guard
+}
+
+/// An instant query against any Prometheus-compatible API at time `at`
+/// (seconds); returns `data.result`.
+pub fn query_at(base_url: &str, expr: &str, at: f64) -> Vec<serde_json::Value> {
+    let (status, body) = blocking_get(&format!(
+        "{base_url}/api/v1/query?query={}&time={at}",
+        urlencode(expr)
+    ))
+    .expect("GET");
+    assert_eq!(status, 200, "{expr}: {body}");
+    let value: serde_json::Value = serde_json::from_str(&body).expect("json");
+    value["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A gauge's value on a node's own `/metrics` page (summed over label sets).
+pub fn self_metric(node_url: &str, name: &str) -> f64 {
+    let (_, body) = blocking_get(&format!("{node_url}/metrics")).expect("GET /metrics");
+    body.lines()
+        .filter(|line| line.starts_with(name) && line[name.len()..].starts_with([' ', '{']))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

@@ -12,6 +12,7 @@ pub mod meminfo;
 pub mod netdev;
 pub mod process;
 pub mod stat;
+pub mod statfs_worker;
 pub mod uname;
 
 use std::io::Read as _;

@@ -178,35 +178,63 @@ impl ParsedFamily {
     }
 }
 
-/// Parses an exposition body into families keyed by name.
-///
-/// TEMPORARY: promshard's own parser (`promshard::model::textparse`) has not
-/// landed on main yet; until it does this uses the `prometheus-parse` crate,
-/// which is good enough for the plain names and label values checked here.
+/// Parses an exposition body with promshard's own text-format parser into
+/// families keyed by family name (a histogram's or summary's `_sum`,
+/// `_count` and `_bucket` samples go to their family). Panics, naming the
+/// line, on a body the parser rejects.
 pub fn parse_exposition(body: &str) -> BTreeMap<String, ParsedFamily> {
-    let scrape = prometheus_parse::Scrape::parse(body.lines().map(|line| Ok(line.to_owned())))
-        .expect("the exposition parses");
+    use promshard::model::ScratchBuilder;
+    use promshard::model::textparse::{Entry, Format, Parser};
+
+    let mut parser = Parser::new(body.as_bytes(), Format::PrometheusText);
+    let mut builder = ScratchBuilder::with_capacity(8);
     let mut families: BTreeMap<String, ParsedFamily> = BTreeMap::new();
-    for sample in scrape.samples {
-        let (kind, value) = match sample.value {
-            prometheus_parse::Value::Counter(value) => ("counter", value),
-            prometheus_parse::Value::Gauge(value) => ("gauge", value),
-            prometheus_parse::Value::Untyped(value) => ("untyped", value),
-            prometheus_parse::Value::Histogram(_) => ("histogram", f64::NAN),
-            prometheus_parse::Value::Summary(_) => ("summary", f64::NAN),
+    let mut declared_family = String::new();
+    loop {
+        let entry = match parser.next() {
+            Ok(Some(entry)) => entry,
+            Ok(None) => break,
+            Err(error) => panic!("promshard's parser rejects the exposition: {error}"),
         };
-        let family = families.entry(sample.metric.clone()).or_default();
-        family.kind = kind.to_owned();
-        family.help = scrape.docs.get(&sample.metric).cloned();
-        family.samples.push(ParsedSample {
-            labels: sample
-                .labels
-                .iter()
-                .map(|(name, value)| (name.clone(), value.clone()))
-                .collect(),
-            value,
-        });
+        match entry {
+            Entry::Type {
+                family,
+                metric_type,
+            } => {
+                declared_family = family.to_owned();
+                families.entry(family.to_owned()).or_default().kind =
+                    metric_type.as_str().to_owned();
+            }
+            Entry::Help { family, help } => {
+                families.entry(family.to_owned()).or_default().help = Some(help.into_owned());
+            }
+            Entry::Series { value, .. } => {
+                parser.series_labels(&mut builder);
+                let labels = builder.labels();
+                let name = labels.metric_name().unwrap_or_default().to_owned();
+                let family_name =
+                    if name.starts_with(declared_family.as_str()) && !declared_family.is_empty() {
+                        declared_family.clone()
+                    } else {
+                        name
+                    };
+                families
+                    .entry(family_name)
+                    .or_default()
+                    .samples
+                    .push(ParsedSample {
+                        labels: labels
+                            .without_metric_name()
+                            .to_pairs()
+                            .into_iter()
+                            .collect(),
+                        value,
+                    });
+            }
+            Entry::Unit { .. } | Entry::Comment => {}
+        }
     }
+    families.retain(|_, family| !family.samples.is_empty());
     families
 }
 

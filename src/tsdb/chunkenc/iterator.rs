@@ -272,3 +272,62 @@ impl SampleIterator for OwnedChunkIterator {
         OwnedChunkIterator::err(self).map(StorageError::from)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tsdb::chunkenc::{XorChunk, encode_sealed};
+
+    fn samples() -> Vec<(i64, f64)> {
+        (0..200)
+            .map(|i| (i * 15_000 + i % 3, (i * i) as f64 / 4.0))
+            .collect()
+    }
+
+    #[test]
+    fn owned_iterator_is_a_static_sample_iterator_that_agrees_with_the_borrowed_one() {
+        let mut xor = XorChunk::new();
+        for &(t, v) in &samples()[..120] {
+            xor.append(t, v);
+        }
+        let (sealed_encoding, sealed_bytes) = encode_sealed(&samples());
+        let chunks = [
+            (Encoding::Xor, xor.bytes().to_vec()),
+            (sealed_encoding, sealed_bytes),
+        ];
+        for (encoding, bytes) in chunks {
+            let mut borrowed = ChunkIterator::new(encoding, &bytes);
+            // What a querier hands out after releasing its locks.
+            let mut owned: Box<dyn SampleIterator + 'static> = Box::new(OwnedChunkIterator::new(
+                encoding,
+                bytes::Bytes::from(bytes.clone()),
+            ));
+            assert_eq!(owned.seek(30_000), borrowed.seek(30_000));
+            while let Some(sample) = borrowed.next() {
+                assert_eq!(owned.next(), Some(sample));
+            }
+            assert_eq!(owned.next(), None);
+            assert!(owned.err().is_none());
+        }
+    }
+
+    #[test]
+    fn unknown_encodings_and_bad_headers_are_errors_not_panics() {
+        assert_eq!(Encoding::try_from(7), Err(ChunkError::UnknownEncoding(7)));
+        assert_eq!(
+            Encoding::try_from(u8::from(Encoding::Sealed)),
+            Ok(Encoding::Sealed)
+        );
+        let mut iterator = ChunkIterator::new(Encoding::Xor, &[0]);
+        assert_eq!(iterator.next(), None);
+        assert_eq!(iterator.err(), Some(ChunkError::Truncated));
+        let mut iterator =
+            OwnedChunkIterator::new(Encoding::Sealed, bytes::Bytes::from_static(&[9, 1]));
+        assert_eq!(iterator.next(), None);
+        assert!(matches!(iterator.err(), Some(ChunkError::Corrupt(_))));
+        assert!(matches!(
+            SampleIterator::err(&iterator),
+            Some(StorageError::Corruption(_))
+        ));
+    }
+}

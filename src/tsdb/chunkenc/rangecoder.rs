@@ -7,29 +7,40 @@
 //! are mostly zero costs a few hundredths of a bit per sample.
 
 /// Probabilities are `PROBABILITY_ONE`ths that the next bit is 0.
-const PROBABILITY_BITS: u32 = 11;
+const PROBABILITY_BITS: u32 = 12;
 const PROBABILITY_ONE: u16 = 1 << PROBABILITY_BITS;
-/// How fast probabilities adapt (larger is slower).
-const ADAPT_SHIFT: u32 = 4;
+/// The slowest adaptation (a window of about 2^5 = 32 bits).
+const MAX_ADAPT_SHIFT: u32 = 5;
 const TOP: u32 = 1 << 24;
 
-/// A probability that the next bit is 0, starting at one half.
+/// A probability that the next bit is 0, starting at one half. It adapts
+/// fast while it has seen few bits (by about 1/(n+2) after n bits, close to
+/// counting) and then by 1/32, so short streams learn quickly and long
+/// ones still follow changes.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Probability(u16);
+pub(crate) struct Probability {
+    zero: u16,
+    seen: u8,
+}
 
 impl Default for Probability {
     fn default() -> Self {
-        Probability(PROBABILITY_ONE / 2)
+        Probability {
+            zero: PROBABILITY_ONE / 2,
+            seen: 0,
+        }
     }
 }
 
 impl Probability {
     #[inline]
     fn update(&mut self, bit: bool) {
+        let shift = (u32::from(self.seen) + 2).ilog2().min(MAX_ADAPT_SHIFT);
+        self.seen = self.seen.saturating_add(1);
         if bit {
-            self.0 -= self.0 >> ADAPT_SHIFT;
+            self.zero -= self.zero >> shift;
         } else {
-            self.0 += (PROBABILITY_ONE - self.0) >> ADAPT_SHIFT;
+            self.zero += (PROBABILITY_ONE - self.zero) >> shift;
         }
     }
 }
@@ -86,7 +97,7 @@ impl RangeEncoder {
 
     #[inline]
     pub(crate) fn encode_bit(&mut self, probability: &mut Probability, bit: bool) {
-        let bound = (self.range >> PROBABILITY_BITS) * u32::from(probability.0);
+        let bound = (self.range >> PROBABILITY_BITS) * u32::from(probability.zero);
         if bit {
             self.low += u64::from(bound);
             self.range -= bound;
@@ -172,7 +183,7 @@ impl<'a> RangeDecoder<'a> {
 
     #[inline]
     pub(crate) fn decode_bit(&mut self, probability: &mut Probability) -> bool {
-        let bound = (self.range >> PROBABILITY_BITS) * u32::from(probability.0);
+        let bound = (self.range >> PROBABILITY_BITS) * u32::from(probability.zero);
         let bit = if self.code < bound {
             self.range = bound;
             false
@@ -247,87 +258,82 @@ impl<const SIZE: usize> BitTree<SIZE> {
     }
 }
 
-/// How many magnitude contexts [`IntegerModel`] keeps (by the previous
-/// value's bit length).
-const MAGNITUDE_CONTEXTS: usize = 3;
 /// Bits below the leading one that are modelled; the rest are direct.
 const MODELLED_MANTISSA_BITS: u32 = 3;
+/// Codes below this go through one adaptive 16-symbol tree.
+const SMALL_CODES: u64 = 15;
 
-/// An adaptive model of unsigned integers: a zero flag, the bit length
-/// (1..=64) from a bit tree, the next three bits modelled per bit length,
-/// the remaining low bits coded directly. Contexts: the previous value's
-/// bit length (zero, small, large).
+/// An adaptive model of unsigned integers. A value below 15 is one symbol
+/// of a 16-leaf bit tree (15 is the escape); a larger one is coded as
+/// `value - 15`: its bit length (1..=64) through a bit tree, the next
+/// three bits below the leading one modelled per bit length, the remaining
+/// low bits direct.
 #[derive(Debug, Clone)]
 pub(crate) struct IntegerModel {
-    is_zero: [Probability; MAGNITUDE_CONTEXTS],
-    bit_length: [BitTree<64>; MAGNITUDE_CONTEXTS],
+    small: BitTree<16>,
+    bit_length: BitTree<64>,
     mantissa: Box<[BitTree<8>; 65]>,
-    previous_bit_length: u32,
 }
 
 impl Default for IntegerModel {
     fn default() -> Self {
         IntegerModel {
-            is_zero: [Probability::default(); MAGNITUDE_CONTEXTS],
-            bit_length: std::array::from_fn(|_| BitTree::default()),
+            small: BitTree::default(),
+            bit_length: BitTree::default(),
             mantissa: Box::new(std::array::from_fn(|_| BitTree::default())),
-            previous_bit_length: 0,
         }
     }
 }
 
 impl IntegerModel {
-    #[inline]
-    fn context(&self) -> usize {
-        match self.previous_bit_length {
-            0 => 0,
-            1..=4 => 1,
-            _ => 2,
-        }
-    }
-
     pub(crate) fn encode(&mut self, encoder: &mut RangeEncoder, value: u64) {
-        let context = self.context();
-        let bit_length = 64 - value.leading_zeros();
-        self.previous_bit_length = bit_length;
-        encoder.encode_bit(&mut self.is_zero[context], value != 0);
-        if bit_length == 0 {
+        if value < SMALL_CODES {
+            self.small.encode(encoder, value as u32);
             return;
         }
-        self.bit_length[context].encode(encoder, bit_length - 1);
+        self.small.encode(encoder, SMALL_CODES as u32);
+        let large = value - SMALL_CODES;
+        let bit_length = (64 - large.leading_zeros()).max(1);
+        self.bit_length.encode(encoder, bit_length - 1);
+        if bit_length == 1 {
+            // 0 or 1: one direct bit.
+            encoder.encode_direct_bits(large, 1);
+            return;
+        }
         let below_leading_one = bit_length - 1;
         let modelled = below_leading_one.min(MODELLED_MANTISSA_BITS);
         let direct = below_leading_one - modelled;
         if modelled > 0 {
             // Pad to three bits so every length shares one tree layout.
-            let top_bits = ((value >> direct) & ((1 << modelled) - 1)) as u32;
+            let top_bits = ((large >> direct) & ((1 << modelled) - 1)) as u32;
             let tree = &mut self.mantissa[bit_length as usize];
             tree.encode(encoder, top_bits << (MODELLED_MANTISSA_BITS - modelled));
         }
-        encoder.encode_direct_bits(value, direct);
+        encoder.encode_direct_bits(large, direct);
     }
 
     pub(crate) fn decode(&mut self, decoder: &mut RangeDecoder<'_>) -> u64 {
-        let context = self.context();
-        if !decoder.decode_bit(&mut self.is_zero[context]) {
-            self.previous_bit_length = 0;
-            return 0;
+        let small = u64::from(self.small.decode(decoder));
+        if small < SMALL_CODES {
+            return small;
         }
-        let bit_length = self.bit_length[context].decode(decoder) + 1;
-        self.previous_bit_length = bit_length;
+        let bit_length = self.bit_length.decode(decoder) + 1;
+        if bit_length == 1 {
+            return SMALL_CODES + decoder.decode_direct_bits(1);
+        }
         let below_leading_one = bit_length - 1;
         let modelled = below_leading_one.min(MODELLED_MANTISSA_BITS);
         let direct = below_leading_one - modelled;
-        let mut value = 1u64;
+        let mut large = 1u64;
         if modelled > 0 {
             let tree = &mut self.mantissa[bit_length as usize];
             let padded = tree.decode(decoder);
-            value = (value << modelled) | u64::from(padded >> (MODELLED_MANTISSA_BITS - modelled));
+            large = (large << modelled) | u64::from(padded >> (MODELLED_MANTISSA_BITS - modelled));
         }
         if direct > 0 {
-            value = (value << direct) | decoder.decode_direct_bits(direct);
+            large = (large << direct) | decoder.decode_direct_bits(direct);
         }
-        value
+        large.wrapping_add(SMALL_CODES)
     }
 }
 

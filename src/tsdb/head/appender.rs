@@ -127,15 +127,23 @@ impl Appender for HeadAppender {
         Ok(SeriesRef(series_ref))
     }
 
-    fn commit(self: Box<Self>) -> Result<(), StorageError> {
+    fn commit(mut self: Box<Self>) -> Result<(), StorageError> {
         self.log_to_wal()?;
+        self.new_series.clear();
         let chunk_range = self.head.chunk_range();
         let mut appended = 0u64;
         let mut out_of_order = 0u64;
         let mut new_chunks = 0i64;
         let mut min_time = i64::MAX;
         let mut max_time = i64::MIN;
+        // A head cut may have happened since the appender was created.
+        let min_valid_time = self.head.min_valid_time();
+        let mut out_of_bounds = 0u64;
         for sample in &self.samples {
+            if sample.t < min_valid_time {
+                out_of_bounds += 1;
+                continue;
+            }
             let mut state = sample.series.state.lock();
             match state.check(sample.t, sample.v) {
                 Ok(Appendability::Append) => {
@@ -155,22 +163,43 @@ impl Appender for HeadAppender {
         if new_chunks > 0 {
             self.head.metrics.head_chunks.add(new_chunks);
         }
+        if out_of_bounds > 0 {
+            self.head.metrics.out_of_bound_samples.inc_by(out_of_bounds);
+        }
         if out_of_order > 0 {
             self.head.metrics.out_of_order_samples.inc_by(out_of_order);
         }
         Ok(())
     }
 
-    fn rollback(self: Box<Self>) -> Result<(), StorageError> {
+    fn rollback(mut self: Box<Self>) -> Result<(), StorageError> {
         // Series created by this transaction stay in the head (as in
         // Prometheus); log them so that the WAL knows every reference.
-        if self.new_series.is_empty() {
+        self.log_new_series()
+    }
+}
+
+impl HeadAppender {
+    fn log_new_series(&mut self) -> Result<(), StorageError> {
+        let new_series = std::mem::take(&mut self.new_series);
+        if new_series.is_empty() {
             return Ok(());
         }
         if let Some(wal) = &self.wal {
-            let record = records::encode_series(self.new_series.iter().map(|(r, l)| (*r, l)));
+            let record = records::encode_series(new_series.iter().map(|(r, l)| (*r, l)));
             wal.log(&[&record])?;
         }
         Ok(())
+    }
+}
+
+impl Drop for HeadAppender {
+    /// Dropping without commit or rollback is a rollback; the series it
+    /// created still have to reach the WAL, since other appenders may use
+    /// them.
+    fn drop(&mut self) {
+        if let Err(error) = self.log_new_series() {
+            tracing::warn!(%error, "could not log series of a dropped appender");
+        }
     }
 }

@@ -118,16 +118,6 @@ impl SeriesState {
         }
         before - self.chunk_count()
     }
-
-    /// Approximate heap bytes of this series' chunks.
-    #[allow(dead_code)]
-    pub fn memory_bytes(&self) -> usize {
-        self.sealed
-            .iter()
-            .map(|c| c.bytes.len() + std::mem::size_of::<ChunkData>())
-            .sum::<usize>()
-            + self.open.as_ref().map_or(0, |o| o.memory_bytes())
-    }
 }
 
 /// The end of the block range containing `t` (exclusive).

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, QueryApiState, request_params};
 use crate::model::{Labels, LabelsBuilder, METRIC_NAME, is_stale_nan};
-use crate::promql::format_float;
+use crate::promql::format_float_text;
 use crate::storage::StorageError;
 
 /// Escapes a label value for the text format.
@@ -86,7 +86,7 @@ pub(super) async fn federate(
                     out.push_str(&pairs.join(","));
                     out.push('}');
                 }
-                out.push_str(&format!(" {} {t}\n", format_float(v)));
+                out.push_str(&format!(" {} {t}\n", format_float_text(v)));
             }
         }
         Ok(out)

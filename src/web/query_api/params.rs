@@ -132,22 +132,17 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
     Ok(total)
 }
 
-/// Formats milliseconds as Prometheus's JSON timestamps: seconds with up to
-/// three decimals (`4`, `1.5`, `1435781451.781`).
+/// Formats milliseconds as Prometheus's JSON timestamps: whole seconds, or
+/// seconds with three decimals (`4`, `1.500`, `1435781451.781`).
 pub fn format_timestamp(ms: i64) -> String {
-    let seconds = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
+    let sign = if ms < 0 { "-" } else { "" };
+    let magnitude = ms.unsigned_abs();
+    let (seconds, millis) = (magnitude / 1000, magnitude % 1000);
     if millis == 0 {
-        return seconds.to_string();
+        return format!("{sign}{seconds}");
     }
-    let fraction = format!("{millis:03}");
-    let fraction = fraction.trim_end_matches('0');
-    if seconds < 0 {
-        // -1.5s is seconds = -2, millis = 500: print the true value.
-        let value = ms as f64 / 1000.0;
-        return format!("{value}");
-    }
-    format!("{seconds}.{fraction}")
+    // Prometheus writes all three digits of a fraction ("1.500").
+    format!("{sign}{seconds}.{millis:03}")
 }
 
 #[cfg(test)]
@@ -187,9 +182,10 @@ mod tests {
     #[test]
     fn timestamps_format_like_prometheus() {
         assert_eq!(format_timestamp(4_000), "4");
-        assert_eq!(format_timestamp(1_500), "1.5");
+        assert_eq!(format_timestamp(1_500), "1.500");
+        assert_eq!(format_timestamp(1_005), "1.005");
         assert_eq!(format_timestamp(1_435_781_451_781), "1435781451.781");
-        assert_eq!(format_timestamp(-1_500), "-1.5");
+        assert_eq!(format_timestamp(-1_500), "-1.500");
     }
 
     #[test]
