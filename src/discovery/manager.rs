@@ -45,6 +45,7 @@ struct Inner {
     metrics: DiscoveryMetrics,
     update_interval: Duration,
     file_poll_interval: Duration,
+    stop: CancellationToken,
 }
 
 #[derive(Default)]
@@ -108,6 +109,7 @@ impl DiscoveryManager {
                 metrics: DiscoveryMetrics::new(registry),
                 update_interval,
                 file_poll_interval,
+                stop: CancellationToken::new(),
             }),
         }
     }
@@ -256,6 +258,7 @@ impl DiscoveryManager {
             let throttle_until = last_publish + self.inner.update_interval;
             tokio::select! {
                 _ = cancel.cancelled() => break,
+                _ = self.inner.stop.cancelled() => break,
                 _ = self.inner.reconfigured.notified() => {}
                 Some(update) = updates.recv() => {
                     self.inner.metrics.received_updates.with_label_values(&[MANAGER_NAME]).inc();
@@ -280,6 +283,12 @@ impl DiscoveryManager {
         }
     }
 
+    /// Makes [`DiscoveryManager::run`] return and stops every provider,
+    /// as cancelling its token does.
+    pub fn stop(&self) {
+        self.inner.stop.cancel();
+    }
+
     fn start_pending(&self, manager_cancel: &CancellationToken) {
         let pending = std::mem::take(&mut self.inner.state.lock().pending_start);
         for (provider_id, job_name, runner) in pending {
@@ -301,17 +310,20 @@ impl DiscoveryManager {
                 });
             };
             let stop = manager_cancel.clone();
+            let manager_stop = self.inner.stop.clone();
             tokio::spawn(async move {
                 match runner {
                     Runner::File(discovery) => {
                         tokio::select! {
                             _ = stop.cancelled() => {}
+                            _ = manager_stop.cancelled() => {}
                             _ = discovery.run(publish, cancel) => {}
                         }
                     }
                     Runner::Http(discovery) => {
                         tokio::select! {
                             _ = stop.cancelled() => {}
+                            _ = manager_stop.cancelled() => {}
                             _ = discovery.run(publish, cancel) => {}
                         }
                     }

@@ -4,6 +4,16 @@
 //! job and publishes the full current set of [`TargetGroup`]s per job on a
 //! `watch` channel. Reloading with unchanged configs keeps their providers
 //! (and their targets) without a re-discovery gap.
+//!
+//! Wiring, in outline:
+//!
+//! ```text
+//! let manager = Arc::new(DiscoveryManager::new(&registry));
+//! manager.apply_config(&config.scrape_sd_configs())?;   // also on every reload
+//! tokio::spawn({ let m = manager.clone(); async move { m.run(cancel).await } });
+//! let mut targets = manager.subscribe();                 // job -> Vec<TargetGroup>
+//! while targets.changed().await.is_ok() { scrape_manager.sync(targets.borrow().clone()) }
+//! ```
 
 pub mod file;
 pub mod http;

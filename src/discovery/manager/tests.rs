@@ -193,3 +193,16 @@ async fn a_config_whose_client_cannot_be_built_is_refused_and_changes_nothing() 
     assert_eq!(addresses(&state, "a"), ["a:1"]);
     assert!(!state.contains_key("b"));
 }
+
+#[tokio::test]
+async fn stop_ends_run() {
+    let registry = Registry::new();
+    let manager = Arc::new(DiscoveryManager::new(&registry));
+    let run = {
+        let manager = manager.clone();
+        tokio::spawn(async move { manager.run(CancellationToken::new()).await })
+    };
+    manager.stop();
+    let finished = tokio::time::timeout(Duration::from_secs(5), run).await;
+    assert!(finished.is_ok(), "run returned after stop");
+}
