@@ -1,2 +1,72 @@
 //! The promshard binary: flags and wiring only.
-fn main() {}
+
+mod flags;
+mod node;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use flags::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None => {
+            if let Err(error) = flags::init_logging(&cli.server.log_level, &cli.server.log_format) {
+                eprintln!("promshard: {error}");
+                return ExitCode::from(2);
+            }
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("promshard: cannot start the async runtime: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(node::run(cli.server)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!(err = %format!("{error:#}"), "promshard failed");
+                    eprintln!("promshard: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some(command) => ExitCode::from(run_command(command)),
+    }
+}
+
+/// Runs a promtool-like subcommand and returns its exit code.
+fn run_command(command: Command) -> u8 {
+    let mut stdout = std::io::stdout();
+    let mut stderr = std::io::stderr();
+    match command {
+        Command::Check(flags::CheckCommand::Config { files }) => clamp_exit(
+            promshard::config::check::check_config_files(&files, &mut stdout, &mut stderr),
+        ),
+        Command::Check(flags::CheckCommand::Rules { files }) => clamp_exit(
+            promshard::config::check::check_rule_files(&files, &mut stdout, &mut stderr),
+        ),
+        Command::Tsdb(tsdb) => node::run_tsdb_command(tsdb),
+        Command::Test(flags::TestCommand::Rules { .. }) => {
+            eprintln!(
+                "promshard test rules: not available yet (rules and alerting, issue 7, has not landed)"
+            );
+            1
+        }
+        Command::Cluster(flags::ClusterCommand::Ring { .. }) => {
+            eprintln!(
+                "promshard cluster ring: not available yet (the cluster issue, issue 5, has not landed)"
+            );
+            1
+        }
+    }
+}
+
+fn clamp_exit(code: i32) -> u8 {
+    u8::try_from(code).unwrap_or(1)
+}

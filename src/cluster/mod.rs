@@ -1,1 +1,48 @@
 //! Cluster membership, the hash ring and target ownership.
+//!
+//! - [`ring`]: the consistent hash ring with virtual nodes; keys of targets
+//!   (their post-relabel labels) and rule groups (file + group name).
+//! - [`kv`]: the key-value store membership needs, as a trait, with etcd
+//!   ([`kv_etcd`]) and an in-memory twin ([`kv_memory`]), both checked by
+//!   one conformance suite.
+//! - [`membership`]: who is in the cluster (none, static, etcd), published
+//!   as a [`ClusterView`] on a watch channel.
+//! - [`ownership`]: which targets and rule groups this node owns under the
+//!   current view, and the hand-over plan when that changes.
+//! - [`status`]: `/api/v1/status/cluster` and `promshard cluster ring`.
+//!
+//! Wiring (in `main.rs`): `ClusterMetrics::register(&registry)`,
+//! `Membership::start(&settings, metrics.clone())`,
+//! `Ownership::new(&settings, metrics)` in an `Arc`, then spawn
+//! `ownership.follow(membership.subscribe(), cancel, on_change)`; scrape
+//! asks `owns_target`, rules `owns_rule_group`; on shutdown
+//! `membership.shutdown().await` deregisters.
+
+pub mod kv;
+pub mod kv_etcd;
+pub mod kv_memory;
+pub mod membership;
+pub mod metrics;
+pub mod ownership;
+pub mod ring;
+pub mod settings;
+pub mod status;
+
+#[cfg(test)]
+mod cluster_tests;
+#[cfg(test)]
+mod kv_conformance;
+#[cfg(test)]
+mod test_etcd;
+
+pub use kv::{KvError, KvStore};
+pub use kv_etcd::EtcdKv;
+pub use kv_memory::MemoryKv;
+pub use membership::{ClusterView, Membership, MembershipError};
+pub use metrics::ClusterMetrics;
+pub use ownership::{
+    HandoverPlan, Ownership, ReleasedTarget, TargetGroup, discovered_target_labels, plan_handover,
+};
+pub use ring::{DEFAULT_VIRTUAL_NODES, Member, Ring, rule_group_key, target_key};
+pub use settings::{ClusterMode, ClusterSettings, EtcdSettings};
+pub use status::{print_ring, print_ring_for_members, status_json};

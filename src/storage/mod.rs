@@ -7,6 +7,7 @@
 //! traits into an implementation.
 
 pub mod memory;
+pub mod merge;
 
 use crate::model::{Labels, Matcher};
 

@@ -1,0 +1,372 @@
+use std::collections::HashSet;
+
+use super::*;
+use crate::cluster::ring::Member;
+use crate::cluster::settings::ClusterMode;
+
+fn settings(node_id: &str, mode: ClusterMode, peers: &[&str]) -> ClusterSettings {
+    ClusterSettings {
+        mode,
+        node_id: node_id.to_string(),
+        peers: peers
+            .iter()
+            .map(|p| Member::new(*p, format!("{p}:9090")))
+            .collect(),
+        ..ClusterSettings::default()
+    }
+}
+
+fn metrics() -> ClusterMetrics {
+    ClusterMetrics::unregistered().expect("metrics")
+}
+
+fn target(n: usize) -> Labels {
+    let address = format!("10.0.{}.{}:9100", n / 256, n % 256);
+    Labels::from_pairs(&[("__address__", address.as_str()), ("job", "node")])
+}
+
+fn view(ids: &[&str]) -> ClusterView {
+    ClusterView::new(
+        ids.iter()
+            .map(|id| Member::new(*id, format!("{id}:9090")))
+            .collect(),
+    )
+}
+
+#[test]
+fn a_lone_node_owns_every_target_and_rule_group() {
+    let ownership = Ownership::new(&settings("solo", ClusterMode::None, &[]), metrics());
+    assert!((0..200).all(|n| ownership.owns_target(&target(n))));
+    assert!(ownership.owns_rule_group("rules/a.yml", "group"));
+}
+
+#[test]
+fn static_peers_split_targets_exactly_once() {
+    let peers = ["a", "b", "c"];
+    let nodes: Vec<Ownership> = peers
+        .iter()
+        .map(|id| Ownership::new(&settings(id, ClusterMode::Static, &peers), metrics()))
+        .collect();
+    for n in 0..300 {
+        let owners = nodes.iter().filter(|o| o.owns_target(&target(n))).count();
+        assert_eq!(owners, 1, "target {n} has {owners} owners");
+    }
+    for group in ["g1", "g2", "g3", "g4"] {
+        let evaluators = nodes
+            .iter()
+            .filter(|o| o.owns_rule_group("f.yml", group))
+            .count();
+        assert_eq!(evaluators, 1, "rule group {group}");
+    }
+}
+
+#[test]
+fn replication_factor_gives_each_target_r_owners() {
+    let peers = ["a", "b", "c", "d"];
+    let nodes: Vec<Ownership> = peers
+        .iter()
+        .map(|id| {
+            let mut config = settings(id, ClusterMode::Static, &peers);
+            config.replication_factor = 2;
+            Ownership::new(&config, metrics())
+        })
+        .collect();
+    for n in 0..200 {
+        assert_eq!(
+            nodes.iter().filter(|o| o.owns_target(&target(n))).count(),
+            2
+        );
+    }
+    // Rule groups stay single-owner whatever R is.
+    assert_eq!(
+        nodes
+            .iter()
+            .filter(|o| o.owns_rule_group("f.yml", "g"))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_node_missing_from_the_view_owns_nothing() {
+    let ownership = Ownership::new(&settings("a", ClusterMode::Etcd, &[]), metrics());
+    ownership.apply_view(&view(&["b", "c"]));
+    assert!((0..100).all(|n| !ownership.owns_target(&target(n))));
+    assert!(!ownership.owns_rule_group("f.yml", "g"));
+}
+
+#[test]
+fn filtering_discovery_output_partitions_targets_and_sets_the_gauge() {
+    let group = TargetGroup {
+        source: "file.yml:0".to_string(),
+        targets: (0..100).map(target).collect(),
+        labels: Labels::from_pairs(&[("env", "prod")]),
+    };
+    let discovered: HashMap<String, Vec<TargetGroup>> =
+        HashMap::from([("node".to_string(), vec![group.clone()])]);
+    let peers = ["a", "b"];
+    let mut seen: HashSet<Labels> = HashSet::new();
+    let mut total = 0;
+    for id in peers {
+        let node_metrics = metrics();
+        let ownership = Ownership::new(
+            &settings(id, ClusterMode::Static, &peers),
+            node_metrics.clone(),
+        );
+        let filtered = ownership.filter_target_groups(discovered.clone());
+        let groups = &filtered["node"];
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].labels, group.labels, "group labels kept");
+        assert_eq!(groups[0].source, group.source);
+        assert_eq!(
+            node_metrics.owned_targets.get() as usize,
+            groups[0].targets.len()
+        );
+        total += groups[0].targets.len();
+        seen.extend(groups[0].targets.iter().cloned());
+    }
+    assert_eq!(total, 100, "no target dropped or doubled");
+    assert_eq!(seen.len(), 100);
+}
+
+#[test]
+fn discovered_labels_overlay_target_on_group_and_add_job() {
+    let group = TargetGroup {
+        source: String::new(),
+        targets: vec![],
+        labels: Labels::from_pairs(&[("env", "prod"), ("team", "a")]),
+    };
+    let labels = discovered_target_labels(
+        "node",
+        &group,
+        &Labels::from_pairs(&[("__address__", "h:1"), ("team", "b")]),
+    );
+    assert_eq!(
+        labels,
+        Labels::from_pairs(&[
+            ("__address__", "h:1"),
+            ("env", "prod"),
+            ("job", "node"),
+            ("team", "b")
+        ])
+    );
+}
+
+struct HandoverCase {
+    name: &'static str,
+    before: &'static [&'static str],
+    after: &'static [&'static str],
+    expect_acquired: bool,
+    expect_released: bool,
+}
+
+#[test]
+fn handover_between_views() {
+    let cases = [
+        HandoverCase {
+            name: "a joins b and c",
+            before: &["b", "c"],
+            after: &["a", "b", "c"],
+            expect_acquired: true,
+            expect_released: false,
+        },
+        HandoverCase {
+            name: "d joins a, b, c",
+            before: &["a", "b", "c"],
+            after: &["a", "b", "c", "d"],
+            expect_acquired: false,
+            expect_released: true,
+        },
+        HandoverCase {
+            name: "c leaves a, b, c",
+            before: &["a", "b", "c"],
+            after: &["a", "b"],
+            expect_acquired: true,
+            expect_released: false,
+        },
+        HandoverCase {
+            name: "a expired, others took over",
+            before: &["a", "b"],
+            after: &["b"],
+            expect_acquired: false,
+            expect_released: true,
+        },
+        HandoverCase {
+            name: "no change",
+            before: &["a", "b"],
+            after: &["a", "b"],
+            expect_acquired: false,
+            expect_released: false,
+        },
+    ];
+    let targets: Vec<Labels> = (0..400).map(target).collect();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    let interval = Duration::from_secs(15);
+    for case in cases {
+        let old_ring = Ring::new(&view(case.before).members, 64);
+        let new_ring = Ring::new(&view(case.after).members, 64);
+        let plan = plan_handover("a", &old_ring, &new_ring, 1, &targets, now, interval);
+        assert_eq!(
+            !plan.acquired.is_empty(),
+            case.expect_acquired,
+            "{}: acquired",
+            case.name
+        );
+        assert_eq!(
+            !plan.released.is_empty(),
+            case.expect_released,
+            "{}: released",
+            case.name
+        );
+        let owned_before = targets
+            .iter()
+            .filter(|t| old_ring.owns("a", target_key(t), 1))
+            .count();
+        assert_eq!(
+            plan.kept + plan.released.len(),
+            owned_before,
+            "{}: accounting",
+            case.name
+        );
+        for released in &plan.released {
+            assert_eq!(
+                released.keep_scraping_until,
+                now + interval * 2,
+                "{}",
+                case.name
+            );
+            assert!(!released.new_owners.contains(&"a".to_string()));
+            let key = target_key(&released.target_labels);
+            assert!(
+                new_ring.owns(&released.new_owners[0], key, 1),
+                "{}: new owner owns it",
+                case.name
+            );
+        }
+    }
+}
+
+#[test]
+fn a_target_nobody_would_own_is_never_released() {
+    let targets: Vec<Labels> = (0..50).map(target).collect();
+    let old_ring = Ring::new(&view(&["a"]).members, 16);
+    let empty_ring = Ring::new(&[], 16);
+    let plan = plan_handover(
+        "a",
+        &old_ring,
+        &empty_ring,
+        1,
+        &targets,
+        SystemTime::now(),
+        Duration::from_secs(10),
+    );
+    assert!(plan.released.is_empty());
+    assert_eq!(plan.kept, 50);
+}
+
+#[test]
+fn planned_handovers_are_counted() {
+    let node_metrics = metrics();
+    let ownership = Ownership::new(
+        &settings("a", ClusterMode::Static, &["a", "b"]),
+        node_metrics.clone(),
+    );
+    let old_ring = ownership.apply_view(&view(&["a", "b", "c"]));
+    let targets: Vec<Labels> = (0..300).map(target).collect();
+    let plan = ownership.plan_handover_from(
+        &old_ring,
+        &targets,
+        SystemTime::now(),
+        Duration::from_secs(15),
+    );
+    assert!(!plan.released.is_empty());
+    assert_eq!(
+        node_metrics.handovers_total.get() as usize,
+        plan.acquired.len() + plan.released.len()
+    );
+}
+
+#[tokio::test]
+async fn follow_applies_published_views() {
+    let ownership = Arc::new(Ownership::new(
+        &settings("a", ClusterMode::Etcd, &[]),
+        metrics(),
+    ));
+    let (sender, receiver) = watch::channel(Arc::new(view(&["a"])));
+    let cancel = CancellationToken::new();
+    let (changes_sender, mut changes) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(ownership.clone().follow(
+        receiver,
+        cancel.clone(),
+        move |_, new_ring| {
+            let _ = changes_sender.send(new_ring.members().len());
+        },
+    ));
+    assert_eq!(changes.recv().await, Some(1));
+    let _ = sender.send(Arc::new(view(&["a", "b"])));
+    assert_eq!(changes.recv().await, Some(2));
+    assert_eq!(ownership.ring().members().len(), 2);
+    cancel.cancel();
+    let _ = task.await;
+}
+
+fn discovered(count: usize) -> HashMap<String, Vec<TargetGroup>> {
+    let group = TargetGroup {
+        source: "static:0".to_string(),
+        targets: (0..count).map(target).collect(),
+        labels: Labels::empty(),
+    };
+    HashMap::from([("node".to_string(), vec![group])])
+}
+
+fn kept(groups: &HashMap<String, Vec<TargetGroup>>) -> HashSet<Labels> {
+    groups["node"][0].targets.iter().cloned().collect()
+}
+
+#[test]
+fn released_targets_stay_for_two_intervals_after_a_view_change() {
+    let ownership = Ownership::new(&settings("a", ClusterMode::Etcd, &[]), metrics());
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+    let interval = Duration::from_secs(15);
+    ownership.apply_view_at(&view(&["a", "b"]), start);
+    let owned_with_b = kept(&ownership.filter_target_groups(discovered(300)));
+
+    let change = start + Duration::from_secs(600);
+    ownership.apply_view_at(&view(&["a", "b", "c"]), change);
+    let strictly_owned = kept(&ownership.filter_target_groups(discovered(300)));
+    assert!(strictly_owned.is_subset(&owned_with_b));
+    assert!(
+        strictly_owned.len() < owned_with_b.len(),
+        "c took some of a's targets"
+    );
+
+    let within = change + interval * 2 - Duration::from_secs(1);
+    let held = kept(&ownership.filter_target_groups_at(discovered(300), within, &|_| interval));
+    assert_eq!(
+        held, owned_with_b,
+        "released targets are still scraped during the grace"
+    );
+
+    let after = change + interval * 2;
+    let dropped = kept(&ownership.filter_target_groups_at(discovered(300), after, &|_| interval));
+    assert_eq!(
+        dropped, strictly_owned,
+        "released targets go once the grace ends"
+    );
+    assert_eq!(ownership.handover_deadline(interval), Some(after));
+}
+
+#[test]
+fn an_empty_view_keeps_what_was_owned() {
+    let ownership = Ownership::new(&settings("a", ClusterMode::Etcd, &[]), metrics());
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+    ownership.apply_view_at(&view(&["a", "b"]), start);
+    let owned_before = kept(&ownership.filter_target_groups(discovered(100)));
+    ownership.apply_view_at(&view(&[]), start + Duration::from_secs(10));
+    let much_later = start + Duration::from_secs(3_600);
+    let held = kept(
+        &ownership
+            .filter_target_groups_at(discovered(100), much_later, &|_| Duration::from_secs(15)),
+    );
+    assert_eq!(held, owned_before);
+}

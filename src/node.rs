@@ -1,0 +1,446 @@
+//! Wiring of a running node: storage, discovery, scrape, query engine and
+//! web server, the reload loop, signals and shutdown.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use parking_lot::RwLock;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use promshard::config::{self, ByteSize, Config, PromDuration};
+use promshard::discovery::DiscoveryManager;
+use promshard::promql::{Engine, EngineOptions};
+use promshard::remote::write::RemoteWriteManager;
+use promshard::scrape::{ScrapeManager, ScrapeOptions, ScrapeSettings, TargetGroup};
+use promshard::storage::{Appendable, Queryable};
+use promshard::tsdb::{Db, DbOptions};
+use promshard::web::{self, Lifecycle, ReloadRequest, StatusInfo, WebState};
+
+use crate::flags::{ImportCommand, ServerFlags, TsdbCommand};
+
+/// The parts a reload reconfigures.
+struct Components {
+    discovery: Arc<DiscoveryManager>,
+    remote_write: Arc<RemoteWriteManager>,
+    scrape: Arc<ScrapeManager>,
+    status: Arc<StatusInfo>,
+    reload_successful: prometheus::IntGauge,
+    reload_timestamp: prometheus::Gauge,
+}
+
+impl Components {
+    /// Applies a freshly loaded config to every stage.
+    fn apply(&self, config: &Config) -> Result<(), String> {
+        self.discovery
+            .apply_config(&config.scrape_sd_configs())
+            .map_err(|e| e.to_string())?;
+        let pools = config
+            .scrape_configs
+            .iter()
+            .map(ScrapeSettings::try_from)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        self.scrape.apply_config(pools).map_err(|e| e.to_string())?;
+        self.remote_write
+            .apply_config(&config.remote_write, &config.global.external_labels)
+            .map_err(|e| format!("remote_write: {e}"))?;
+        warn_unavailable_sections(config);
+        *self.status.config_yaml.write() = config.to_redacted_yaml();
+        *self.status.last_config_time.write() = chrono::Utc::now().to_rfc3339();
+        Ok(())
+    }
+
+    /// Loads the config file again and applies it; on failure the running
+    /// config stays.
+    fn reload(&self, path: &Path) -> Result<(), String> {
+        let outcome = config::load_file(path)
+            .map_err(|e| e.to_string())
+            .and_then(|config| self.apply(&config));
+        match &outcome {
+            Ok(()) => {
+                info!(file = %path.display(), "completed loading of configuration file");
+                self.reload_successful.set(1);
+                self.reload_timestamp
+                    .set(chrono::Utc::now().timestamp() as f64);
+                self.status.reload_success.store(true, Ordering::Relaxed);
+            }
+            Err(message) => {
+                error!(file = %path.display(), err = %message, "error reloading config; keeping the running one");
+                self.reload_successful.set(0);
+                self.status.reload_success.store(false, Ordering::Relaxed);
+            }
+        }
+        outcome
+    }
+}
+
+/// Runs the server until SIGTERM, SIGINT or `/-/quit`.
+pub async fn run(flags: ServerFlags) -> Result<()> {
+    for (flag, why) in flags.unavailable() {
+        warn!(flag, why, "flag accepted but its feature is not available");
+    }
+    let registry = prometheus::Registry::new();
+    #[cfg(target_os = "linux")]
+    registry
+        .register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))
+        .context("register process metrics")?;
+
+    let config = config::load_file(&flags.config_file)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("loading config file {}", flags.config_file.display()))?;
+
+    let retention_time = parse_duration(&flags.storage_tsdb_retention_time)
+        .map_err(|e| anyhow::anyhow!("--storage.tsdb.retention.time: {e}"))?;
+    let retention_size = parse_byte_size(&flags.storage_tsdb_retention_size)
+        .map_err(|e| anyhow::anyhow!("--storage.tsdb.retention.size: {e}"))?;
+    let block_range = parse_duration(&flags.storage_tsdb_min_block_duration)
+        .map_err(|e| anyhow::anyhow!("--storage.tsdb.min-block-duration: {e}"))?;
+    let db_options = DbOptions {
+        retention_time,
+        retention_size: (retention_size > 0).then_some(retention_size),
+        block_range_ms: block_range.as_millis() as i64,
+        no_lockfile: flags.storage_tsdb_no_lockfile,
+        ..DbOptions::default()
+    };
+    let data_dir = flags.storage_tsdb_path.clone();
+    let db = {
+        let registry = registry.clone();
+        tokio::task::spawn_blocking(move || Db::open(&data_dir, db_options, &registry))
+            .await
+            .context("opening storage")?
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "opening storage at {}: {e}",
+                    flags.storage_tsdb_path.display()
+                )
+            })?
+    };
+
+    let reload_successful = prometheus::IntGauge::new(
+        "prometheus_config_last_reload_successful",
+        "Whether the last configuration reload attempt was successful.",
+    )?;
+    let reload_timestamp = prometheus::Gauge::new(
+        "prometheus_config_last_reload_success_timestamp_seconds",
+        "Timestamp of the last successful configuration reload.",
+    )?;
+    registry.register(Box::new(reload_successful.clone()))?;
+    registry.register(Box::new(reload_timestamp.clone()))?;
+
+    let status = Arc::new(StatusInfo {
+        config_yaml: RwLock::new(String::new()),
+        flags: flags.to_map(),
+        start_time: chrono::Utc::now().to_rfc3339(),
+        reload_success: AtomicBool::new(true),
+        last_config_time: RwLock::new(String::new()),
+        storage_retention: flags.storage_tsdb_retention_time.clone(),
+        ready: AtomicBool::new(false),
+    });
+
+    let appendable: Arc<dyn Appendable> = db.clone();
+    let queryable: Arc<dyn Queryable> = db.clone();
+    let scrape = ScrapeManager::new(appendable, &registry, ScrapeOptions::default())
+        .map_err(|e| anyhow::anyhow!("starting scrape manager: {e}"))?;
+    let hold_db = db.clone();
+    let remote_write = RemoteWriteManager::new(
+        db.wal_dir(),
+        flags.storage_tsdb_path.join("remote"),
+        retention_time,
+        Arc::new(move |name: &str, segment| hold_db.set_min_wal_segment_to_keep(name, segment)),
+        &registry,
+        tokio::runtime::Handle::current(),
+    )
+    .map_err(|e| anyhow::anyhow!("starting remote write: {e}"))?;
+    let components = Arc::new(Components {
+        discovery: Arc::new(DiscoveryManager::new(&registry)),
+        remote_write: Arc::new(remote_write),
+        scrape: Arc::new(scrape),
+        status: status.clone(),
+        reload_successful,
+        reload_timestamp,
+    });
+    components
+        .apply(&config)
+        .map_err(|e| anyhow::anyhow!("applying config: {e}"))?;
+    components.reload_successful.set(1);
+    components
+        .reload_timestamp
+        .set(chrono::Utc::now().timestamp() as f64);
+
+    let cancel = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+
+    // Discovery feeds scrape (the cluster's ownership filter goes in between).
+    {
+        let discovery = components.discovery.clone();
+        let cancel = cancel.clone();
+        tasks.spawn(async move { discovery.run(cancel).await });
+    }
+    {
+        let mut updates = components.discovery.subscribe();
+        let scrape = components.scrape.clone();
+        let cancel = cancel.clone();
+        tasks.spawn(async move {
+            loop {
+                let discovered = updates.borrow_and_update().clone();
+                scrape.sync(to_scrape_groups(&discovered));
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    changed = updates.changed() => if changed.is_err() { return },
+                }
+            }
+        });
+    }
+
+    // Storage maintenance: head cut, compaction, retention.
+    {
+        let db = db.clone();
+        let cancel = cancel.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let db = db.clone();
+                match tokio::task::spawn_blocking(move || db.run_maintenance()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => error!(err = %e, "storage maintenance failed"),
+                    Err(e) => error!(err = %e, "storage maintenance panicked"),
+                }
+            }
+        });
+    }
+
+    // Reload: from /-/reload and SIGHUP.
+    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
+    {
+        let components = components.clone();
+        let path = flags.config_file.clone();
+        let cancel = cancel.clone();
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("install SIGHUP handler")?;
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    request = reload_rx.recv() => {
+                        let Some(answer) = request else { return };
+                        let components = components.clone();
+                        let path = path.clone();
+                        let outcome = tokio::task::spawn_blocking(move || components.reload(&path)).await
+                            .unwrap_or_else(|e| Err(e.to_string()));
+                        let _ = answer.send(outcome);
+                    }
+                    _ = hangup.recv() => {
+                        let components = components.clone();
+                        let path = path.clone();
+                        let _ = tokio::task::spawn_blocking(move || components.reload(&path)).await;
+                    }
+                }
+            }
+        });
+    }
+
+    let engine = Arc::new(Engine::new(EngineOptions {
+        lookback_delta: parse_duration(&flags.query_lookback_delta)
+            .map_err(|e| anyhow::anyhow!("--query.lookback-delta: {e}"))?,
+        timeout: parse_duration(&flags.query_timeout)
+            .map_err(|e| anyhow::anyhow!("--query.timeout: {e}"))?,
+        max_samples: flags.query_max_samples,
+        max_concurrency: flags.query_max_concurrency,
+    }));
+    let stats_db = db.clone();
+    let mut query_state = web::query_api::QueryApiState::new(queryable.clone(), engine);
+    query_state.tsdb_stats = Some(Arc::new(move |limit| {
+        serde_json::to_value(stats_db.stats(limit)).unwrap_or_default()
+    }));
+    query_state.external_labels = config.global.external_labels.clone();
+    let query_router = web::query_api::router(query_state);
+    let remote_router = web::remote_api::router(web::remote_api::RemoteApiState {
+        receiver: flags
+            .web_enable_remote_write_receiver
+            .then(|| db.clone() as Arc<dyn Appendable>),
+        queryable,
+        read_sample_limit: 50_000_000,
+    });
+    let web_state = WebState {
+        status: status.clone(),
+        lifecycle: Lifecycle {
+            enabled: flags.web_enable_lifecycle,
+            reload: reload_tx,
+            quit: cancel.clone(),
+        },
+        registry: registry.clone(),
+    };
+    let targets_router = web::targets_api::router(components.scrape.clone());
+    let app = web::router(web_state, vec![query_router, targets_router, remote_router]);
+    let listener = tokio::net::TcpListener::bind(&flags.web_listen_address)
+        .await
+        .with_context(|| format!("listening on {}", flags.web_listen_address))?;
+    info!(address = %flags.web_listen_address, "listening");
+    status.ready.store(true, Ordering::Relaxed);
+    info!("server is ready to receive web requests");
+
+    {
+        let cancel = cancel.clone();
+        tasks.spawn(async move {
+            let terminate = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut signal) => {
+                        signal.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => info!("received SIGINT, exiting gracefully"),
+                _ = terminate => info!("received SIGTERM, exiting gracefully"),
+                _ = cancel.cancelled() => {}
+            }
+            cancel.cancel();
+        });
+    }
+
+    let shutdown = cancel.clone();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+    cancel.cancel();
+    components.scrape.stop().await;
+    while tasks.join_next().await.is_some() {}
+    let remote_write = components.remote_write.clone();
+    let _ = tokio::task::spawn_blocking(move || remote_write.stop()).await;
+    let db_to_close = db.clone();
+    tokio::task::spawn_blocking(move || db_to_close.close())
+        .await
+        .context("closing storage")?
+        .map_err(|e| anyhow::anyhow!("closing storage: {e}"))?;
+    info!("see you next time!");
+    served.context("web server")?;
+    Ok(())
+}
+
+/// Runs `promshard tsdb ...` and returns the exit code.
+pub fn run_tsdb_command(command: TsdbCommand) -> u8 {
+    let mut out = std::io::stdout();
+    let outcome: Result<(), String> = match command {
+        TsdbCommand::List {
+            dir,
+            human_readable: _,
+        } => promshard::tsdb::cli::list(&dir, &mut out)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        TsdbCommand::Dump {
+            dir,
+            min_time,
+            max_time,
+            matchers,
+        } => matchers
+            .iter()
+            .map(|selector| {
+                promshard::promql::parse_series_selector(selector)
+                    .map_err(|e| format!("--match {selector}: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|sets| {
+                // Each --match selects on its own; dump them in turn.
+                for matchers in sets {
+                    promshard::tsdb::cli::dump(&dir, min_time, max_time, &matchers, &mut out)
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            }),
+        TsdbCommand::Import(ImportCommand::Openmetrics {
+            file,
+            dir,
+            max_block_duration,
+        }) => parse_duration(&max_block_duration)
+            .map_err(|e| format!("--max-block-duration: {e}"))
+            .and_then(|duration| {
+                promshard::tsdb::cli::import_openmetrics(
+                    &file,
+                    &dir,
+                    duration.as_millis() as i64,
+                    &mut out,
+                )
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+            }),
+    };
+    match outcome {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("promshard tsdb: {error}");
+            1
+        }
+    }
+}
+
+/// Logs, loudly, each configured section whose feature is not built yet:
+/// nothing in a config is ignored silently.
+fn warn_unavailable_sections(config: &Config) {
+    if !config.rule_files.is_empty() {
+        warn!(
+            field = "rule_files",
+            files = ?config.rule_files,
+            "rule evaluation is not available yet (issue 7): the rule files are checked by `promshard check config` but not evaluated"
+        );
+    }
+    if !config.alerting.alertmanagers.is_empty() {
+        warn!(
+            field = "alerting.alertmanagers",
+            "sending alerts is not available yet (issue 7)"
+        );
+    }
+    if !config.remote_read.is_empty() {
+        warn!(
+            field = "remote_read",
+            "remote_read endpoints are not queried yet: queries answer from local storage only"
+        );
+    }
+}
+
+/// Prometheus's duration syntax (`15d`, `1h30m`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    PromDuration::parse(text)
+        .map(|d| d.as_duration())
+        .map_err(|e| e.to_string())
+}
+
+/// Prometheus's byte sizes (`512MB`, `0B`).
+fn parse_byte_size(text: &str) -> Result<u64, String> {
+    ByteSize::parse(text)
+        .map(|b| b.bytes())
+        .map_err(|e| e.to_string())
+}
+
+/// Discovery's groups in the shape scrape takes.
+fn to_scrape_groups(
+    discovered: &promshard::discovery::DiscoveryState,
+) -> HashMap<String, Vec<TargetGroup>> {
+    discovered
+        .iter()
+        .map(|(job, groups)| {
+            let groups = groups
+                .iter()
+                .map(|g| TargetGroup {
+                    source: g.source.clone(),
+                    targets: g.targets.clone(),
+                    labels: g.labels.clone(),
+                })
+                .collect();
+            (job.clone(), groups)
+        })
+        .collect()
+}

@@ -1,0 +1,318 @@
+//! The remote-read client, as a [`Queryable`]: `remote_read` entries (Mimir
+//! or Prometheus holding history this node lacks) and the cluster's peers
+//! (each node serves `POST /api/v1/read`) are read through it.
+//!
+//! The storage traits are synchronous (the engine runs on blocking
+//! threads); each select runs its HTTP request on the async runtime it was
+//! given and waits for the answer.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::model::{Labels, Matcher};
+use crate::storage::{
+    Querier, Queryable, SelectHints, Series, SeriesSet, StorageError, VecSeries, VecSeriesSet,
+};
+
+use super::client::{Auth, user_agent};
+use super::codec;
+use super::proto::{Query, ReadHints, ReadRequest, ReadResponse, ResponseType};
+use super::read::{labels_from_proto, matchers_to_proto};
+
+/// Settings of one remote-read endpoint.
+#[derive(Debug, Clone)]
+pub struct ReadClientSettings {
+    /// A name for logs.
+    pub name: String,
+    /// `.../api/v1/read`.
+    pub url: String,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Extra headers.
+    pub headers: BTreeMap<String, String>,
+    /// Credentials.
+    pub auth: Auth,
+    /// Matchers every query must carry for this endpoint to be asked
+    /// (`required_matchers`); empty = always asked.
+    pub required_matchers: BTreeMap<String, String>,
+}
+
+/// Reads from one remote-read endpoint.
+pub struct RemoteReadClient {
+    settings: ReadClientSettings,
+    client: reqwest::Client,
+}
+
+impl RemoteReadClient {
+    /// Builds the client.
+    pub fn new(settings: ReadClientSettings) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .user_agent(user_agent())
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(RemoteReadClient { settings, client })
+    }
+
+    /// The endpoint's name.
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    /// Sends one read request.
+    pub async fn read(&self, request: &ReadRequest) -> Result<ReadResponse, StorageError> {
+        let mut http = self
+            .client
+            .post(&self.settings.url)
+            .header("Content-Encoding", "snappy")
+            .header("Content-Type", "application/x-protobuf")
+            .header("Accept-Encoding", "snappy")
+            .header("X-Prometheus-Remote-Read-Version", "0.1.0");
+        for (name, value) in &self.settings.headers {
+            http = http.header(name, value);
+        }
+        http = match &self.settings.auth {
+            Auth::None => http,
+            Auth::Basic { username, password } => http.basic_auth(username, Some(password)),
+            Auth::Authorization { kind, credentials } => {
+                http.header("Authorization", format!("{kind} {credentials}"))
+            }
+        };
+        let response = http
+            .body(codec::encode(request))
+            .send()
+            .await
+            .map_err(|e| StorageError::Remote(format!("{}: {e}", self.settings.name)))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| StorageError::Remote(format!("{}: {e}", self.settings.name)))?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&body);
+            return Err(StorageError::Remote(format!(
+                "{}: remote read returned HTTP {status}: {}",
+                self.settings.name,
+                text.lines().next().unwrap_or("")
+            )));
+        }
+        codec::decode(&body)
+            .map_err(|e| StorageError::Remote(format!("{}: {e}", self.settings.name)))
+    }
+
+    fn asked_for(&self, matchers: &[Matcher]) -> bool {
+        self.settings.required_matchers.iter().all(|(name, value)| {
+            matchers.iter().any(|m| {
+                m.name == *name
+                    && m.match_type == crate::model::MatchType::Equal
+                    && m.value == *value
+            })
+        })
+    }
+}
+
+/// A [`Queryable`] over a [`RemoteReadClient`].
+#[derive(Clone)]
+pub struct RemoteReadQueryable {
+    client: Arc<RemoteReadClient>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl RemoteReadQueryable {
+    /// Requests run on `runtime` (a multi-threaded runtime; selects wait on
+    /// a blocking thread for them).
+    pub fn new(client: Arc<RemoteReadClient>, runtime: tokio::runtime::Handle) -> Self {
+        RemoteReadQueryable { client, runtime }
+    }
+}
+
+impl Queryable for RemoteReadQueryable {
+    fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier>, StorageError> {
+        Ok(Box::new(RemoteReadQuerier {
+            queryable: self.clone(),
+            mint,
+            maxt,
+        }))
+    }
+}
+
+struct RemoteReadQuerier {
+    queryable: RemoteReadQueryable,
+    mint: i64,
+    maxt: i64,
+}
+
+/// Runs `future` on `runtime` and waits for it from a synchronous caller.
+fn wait_on<T: Send + 'static>(
+    runtime: &tokio::runtime::Handle,
+    future: impl std::future::Future<Output = T> + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    runtime.spawn(async move {
+        let _ = tx.send(future.await);
+    });
+    rx.recv().ok()
+}
+
+impl Querier for RemoteReadQuerier {
+    fn select(
+        &self,
+        _sorted: bool,
+        hints: Option<&SelectHints>,
+        matchers: &[Matcher],
+    ) -> Box<dyn SeriesSet> {
+        let client = self.queryable.client.clone();
+        if !client.asked_for(matchers) {
+            return Box::new(VecSeriesSet::new(Vec::new()));
+        }
+        let request = ReadRequest {
+            queries: vec![Query {
+                start_timestamp_ms: self.mint,
+                end_timestamp_ms: self.maxt,
+                matchers: matchers_to_proto(matchers),
+                hints: hints.map(|h| ReadHints {
+                    step_ms: h.step,
+                    func: h.func.clone().unwrap_or_default(),
+                    start_ms: h.start,
+                    end_ms: h.end,
+                    grouping: h.grouping.clone(),
+                    by: h.by,
+                    range_ms: h.range,
+                }),
+            }],
+            accepted_response_types: vec![ResponseType::Samples as i32],
+        };
+        let outcome = wait_on(&self.queryable.runtime, async move {
+            client.read(&request).await
+        });
+        let response = match outcome {
+            Some(Ok(response)) => response,
+            Some(Err(error)) => return Box::new(VecSeriesSet::failed(error)),
+            None => return Box::new(VecSeriesSet::failed(StorageError::Closed)),
+        };
+        let mut series: Vec<(Labels, Vec<(i64, f64)>)> = response
+            .results
+            .into_iter()
+            .flat_map(|r| r.timeseries)
+            .map(|ts| {
+                let samples = ts.samples.iter().map(|s| (s.timestamp, s.value)).collect();
+                (labels_from_proto(&ts.labels), samples)
+            })
+            .collect();
+        series.sort_by(|a, b| a.0.cmp(&b.0));
+        let boxed = series
+            .into_iter()
+            .map(|(labels, samples)| Box::new(VecSeries::new(labels, samples)) as Box<dyn Series>)
+            .collect();
+        Box::new(VecSeriesSet::new(boxed))
+    }
+
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        let mut set = self.select(false, None, matchers);
+        let mut values = std::collections::BTreeSet::new();
+        while let Some(series) = set.next() {
+            if let Some(value) = series.labels().get(name) {
+                values.insert(value.to_string());
+            }
+        }
+        if let Some(error) = set.err() {
+            return Err(error);
+        }
+        Ok(values.into_iter().collect())
+    }
+
+    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        let mut set = self.select(false, None, matchers);
+        let mut names = std::collections::BTreeSet::new();
+        while let Some(series) = set.next() {
+            for label in series.labels().iter() {
+                names.insert(label.name.to_string());
+            }
+        }
+        if let Some(error) = set.err() {
+            return Err(error);
+        }
+        Ok(names.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Appendable;
+    use crate::storage::memory::MemStorage;
+    use crate::web::remote_api::{RemoteApiState, router};
+
+    #[test]
+    fn reads_back_over_real_http() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let store = MemStorage::new();
+        let labels = Labels::from_pairs(&[("__name__", "remote_metric"), ("job", "far")]);
+        let mut app = store.appender();
+        for t in 0..5 {
+            app.append(&labels, t * 1000, t as f64).unwrap();
+        }
+        app.commit().unwrap();
+        let server_store = store.clone();
+        let address = runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let app = router(RemoteApiState {
+                receiver: None,
+                queryable: Arc::new(server_store),
+                read_sample_limit: 0,
+            });
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            address
+        });
+        let client = RemoteReadClient::new(ReadClientSettings {
+            name: "peer".into(),
+            url: format!("http://{address}/api/v1/read"),
+            timeout: Duration::from_secs(5),
+            headers: BTreeMap::new(),
+            auth: Auth::None,
+            required_matchers: BTreeMap::new(),
+        })
+        .unwrap();
+        let queryable = RemoteReadQueryable::new(Arc::new(client), runtime.handle().clone());
+        let querier = queryable.querier(1000, 3000).unwrap();
+        let mut set = querier.select(true, None, &[Matcher::equal("job", "far")]);
+        let series = set.next().expect("one series");
+        assert_eq!(series.labels(), &labels);
+        let mut it = series.iter();
+        let mut got = Vec::new();
+        while let Some(sample) = it.next() {
+            got.push(sample);
+        }
+        assert_eq!(got, vec![(1000, 1.0), (2000, 2.0), (3000, 3.0)]);
+        assert_eq!(
+            querier
+                .label_values("job", &[Matcher::equal("__name__", "remote_metric")])
+                .unwrap(),
+            vec!["far"]
+        );
+
+        // A dead endpoint is an error of the series set, not a panic.
+        let dead = RemoteReadClient::new(ReadClientSettings {
+            name: "dead".into(),
+            url: "http://127.0.0.1:1/api/v1/read".into(),
+            timeout: Duration::from_secs(2),
+            headers: BTreeMap::new(),
+            auth: Auth::None,
+            required_matchers: BTreeMap::new(),
+        })
+        .unwrap();
+        let dead = RemoteReadQueryable::new(Arc::new(dead), runtime.handle().clone());
+        let mut set = dead
+            .querier(0, 1)
+            .unwrap()
+            .select(true, None, &[Matcher::equal("a", "b")]);
+        assert!(set.next().is_none());
+        assert!(matches!(set.err(), Some(StorageError::Remote(_))));
+    }
+}

@@ -1,0 +1,290 @@
+//! The remote-write manager: one queue and one WAL watcher per
+//! `remote_write` entry, reconfigured on reload (unchanged entries keep
+//! running; changed ones restart from their persisted position).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::http_client::HttpClientConfig;
+use crate::config::remote::RemoteWriteConfig;
+use crate::model::Labels;
+
+use super::client::{Auth, HttpClientSettings, HttpWriteClient};
+use super::metrics::RemoteMetrics;
+use super::queue::{QueueManager, QueueSettings};
+use super::watcher::{self, SegmentHold, WatcherSettings};
+
+/// Asks the TSDB to keep WAL segments for a named reader.
+pub type HoldFn = Arc<dyn Fn(&str, Option<u32>) + Send + Sync>;
+
+/// How long the flush at stop may take before unsent samples are left for
+/// the next start. Shorter than Prometheus's one minute: nothing unsent is
+/// lost, because the persisted resume position makes the next start re-read
+/// it from the WAL.
+const FLUSH_DEADLINE: Duration = Duration::from_secs(5);
+
+struct Running {
+    fingerprint: String,
+    queue: Arc<QueueManager>,
+    cancel: CancellationToken,
+    watcher: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Runs every remote-write queue.
+pub struct RemoteWriteManager {
+    wal_dir: PathBuf,
+    state_dir: PathBuf,
+    max_hold: Duration,
+    hold: HoldFn,
+    metrics: RemoteMetrics,
+    segments_lost: prometheus::IntCounter,
+    runtime: tokio::runtime::Handle,
+    running: Mutex<HashMap<String, Running>>,
+}
+
+/// The queue's stable name: `name`, or a hash of the URL.
+pub fn queue_name(config: &RemoteWriteConfig) -> String {
+    if !config.name.is_empty() {
+        return config.name.clone();
+    }
+    format!(
+        "{:06x}",
+        xxhash_rust::xxh3::xxh3_64(config.url.as_bytes()) & 0xff_ffff
+    )
+}
+
+fn read_secret(inline: &str, file: &str) -> Result<String, String> {
+    if !file.is_empty() {
+        return std::fs::read_to_string(file)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| format!("reading {file}: {e}"));
+    }
+    Ok(inline.to_string())
+}
+
+/// Credentials from an HTTP client config.
+pub fn auth_from_config(http: &HttpClientConfig) -> Result<Auth, String> {
+    if let Some(basic) = &http.basic_auth {
+        let username = read_secret(&basic.username, &basic.username_file)?;
+        let password = read_secret(basic.password.expose(), &basic.password_file)?;
+        return Ok(Auth::Basic { username, password });
+    }
+    if let Some(authorization) = &http.authorization {
+        let credentials = read_secret(
+            authorization.credentials.expose(),
+            &authorization.credentials_file,
+        )?;
+        let kind = if authorization.auth_type.is_empty() {
+            "Bearer".to_string()
+        } else {
+            authorization.auth_type.clone()
+        };
+        return Ok(Auth::Authorization { kind, credentials });
+    }
+    if !http.bearer_token.is_empty() || !http.bearer_token_file.is_empty() {
+        let credentials = read_secret(http.bearer_token.expose(), &http.bearer_token_file)?;
+        return Ok(Auth::Authorization {
+            kind: "Bearer".into(),
+            credentials,
+        });
+    }
+    Ok(Auth::None)
+}
+
+/// The client settings of a `remote_write` entry.
+pub fn client_settings(config: &RemoteWriteConfig) -> Result<HttpClientSettings, String> {
+    let tls = &config.http_client.tls_config;
+    let ca_pem = if !tls.ca_file.is_empty() {
+        Some(
+            std::fs::read(&tls.ca_file)
+                .map_err(|e| format!("tls_config.ca_file {}: {e}", tls.ca_file))?,
+        )
+    } else if !tls.ca.is_empty() {
+        Some(tls.ca.clone().into_bytes())
+    } else {
+        None
+    };
+    Ok(HttpClientSettings {
+        name: queue_name(config),
+        url: config.url.clone(),
+        timeout: config.remote_timeout.as_duration(),
+        headers: config.headers.clone(),
+        auth: auth_from_config(&config.http_client)?,
+        ca_pem,
+        insecure_skip_verify: tls.insecure_skip_verify,
+        retry_on_http_429: config.queue_config.retry_on_http_429,
+    })
+}
+
+/// The queue settings of a `remote_write` entry.
+pub fn queue_settings(config: &RemoteWriteConfig) -> QueueSettings {
+    let q = &config.queue_config;
+    QueueSettings {
+        capacity: q.capacity as usize,
+        min_shards: q.min_shards as usize,
+        max_shards: q.max_shards as usize,
+        max_samples_per_send: q.max_samples_per_send as usize,
+        batch_send_deadline: q.batch_send_deadline.as_duration(),
+        min_backoff: q.min_backoff.as_duration(),
+        max_backoff: q.max_backoff.as_duration(),
+    }
+}
+
+impl RemoteWriteManager {
+    /// A manager reading `wal_dir` and keeping positions under `state_dir`.
+    /// `max_hold` bounds how long WAL segments are kept for a stuck queue
+    /// (default: the retention time).
+    pub fn new(
+        wal_dir: PathBuf,
+        state_dir: PathBuf,
+        max_hold: Duration,
+        hold: HoldFn,
+        registry: &prometheus::Registry,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Self, String> {
+        let metrics = RemoteMetrics::new(registry).map_err(|e| e.to_string())?;
+        let segments_lost = prometheus::IntCounter::new(
+            "promshard_remote_storage_wal_segments_lost_total",
+            "WAL segments deleted before a remote-write queue had sent them (past the hold bound).",
+        )
+        .map_err(|e| e.to_string())?;
+        registry
+            .register(Box::new(segments_lost.clone()))
+            .map_err(|e| e.to_string())?;
+        Ok(RemoteWriteManager {
+            wal_dir,
+            state_dir,
+            max_hold,
+            hold,
+            metrics,
+            segments_lost,
+            runtime,
+            running: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Starts, keeps or restarts queues to match `configs`.
+    pub fn apply_config(
+        &self,
+        configs: &[RemoteWriteConfig],
+        external_labels: &Labels,
+    ) -> Result<(), String> {
+        let mut wanted = HashMap::new();
+        for config in configs {
+            let name = queue_name(config);
+            let fingerprint = format!("{config:?}{external_labels:?}");
+            if wanted.insert(name.clone(), (config, fingerprint)).is_some() {
+                return Err(format!("duplicate remote_write name {name:?}"));
+            }
+        }
+        let mut to_stop = Vec::new();
+        {
+            let mut running = self.running.lock();
+            let names: Vec<String> = running.keys().cloned().collect();
+            for name in names {
+                let keep = wanted.get(&name).is_some_and(|(_, fp)| {
+                    running.get(&name).is_some_and(|r| &r.fingerprint == fp)
+                });
+                if !keep && let Some(stopped) = running.remove(&name) {
+                    to_stop.push((name, stopped));
+                }
+            }
+        }
+        for (name, stopped) in to_stop {
+            self.stop_one(&name, stopped);
+        }
+        for (name, (config, fingerprint)) in wanted {
+            if self.running.lock().contains_key(&name) {
+                continue;
+            }
+            let client = HttpWriteClient::new(client_settings(config)?)?;
+            let queue = QueueManager::new(
+                Arc::new(client),
+                queue_settings(config),
+                config.write_relabel_configs.clone(),
+                external_labels.clone(),
+                self.metrics.clone(),
+            );
+            let cancel = CancellationToken::new();
+            let hold_all = self.hold.clone();
+            let hold_name = format!("remote_write/{name}");
+            let hold: SegmentHold = Arc::new(move |segment| hold_all(&hold_name, segment));
+            let settings = WatcherSettings {
+                wal_dir: self.wal_dir.clone(),
+                position_file: self.state_dir.join(format!("{name}.position.json")),
+                max_hold: self.max_hold,
+                hold,
+                segments_lost: self.segments_lost.clone(),
+            };
+            {
+                let queue = queue.clone();
+                let cancel = cancel.clone();
+                self.runtime
+                    .spawn(queue.run_resharding(Duration::from_secs(10), cancel));
+            }
+            let watcher = {
+                let queue = queue.clone();
+                let cancel = cancel.clone();
+                let runtime = self.runtime.clone();
+                std::thread::Builder::new()
+                    .name(format!("wal-watcher-{name}"))
+                    .spawn(move || watcher::run(settings, queue, runtime, cancel))
+                    .map_err(|e| e.to_string())?
+            };
+            tracing::info!(remote_name = %name, url = %config.url, "remote write: queue started");
+            self.running.lock().insert(
+                name,
+                Running {
+                    fingerprint,
+                    queue,
+                    cancel,
+                    watcher: Some(watcher),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn stop_one(&self, name: &str, mut running: Running) {
+        running.cancel.cancel();
+        if let Some(watcher) = running.watcher.take() {
+            let _ = watcher.join();
+        }
+        let queue = running.queue.clone();
+        self.runtime
+            .block_on(async move { queue.stop(FLUSH_DEADLINE).await });
+        // The watcher persisted its position before exiting; persist again
+        // after the flush, which may have moved it forward.
+        if let Some(position) = running.queue.resume_position() {
+            let _ = watcher::save_position(
+                &self.state_dir.join(format!("{name}.position.json")),
+                position,
+            );
+        }
+        (self.hold)(&format!("remote_write/{name}"), None);
+        tracing::info!(remote_name = %name, "remote write: queue stopped");
+    }
+
+    /// Stops every queue (flushing for up to a minute). Call from a
+    /// blocking context, not from an async task.
+    pub fn stop(&self) {
+        let all: Vec<(String, Running)> = self.running.lock().drain().collect();
+        for (name, running) in all {
+            self.stop_one(&name, running);
+        }
+    }
+
+    /// The queues, for tests and status: name → pending samples.
+    pub fn pending(&self) -> HashMap<String, u64> {
+        self.running
+            .lock()
+            .iter()
+            .map(|(n, r)| (n.clone(), r.queue.pending()))
+            .collect()
+    }
+}

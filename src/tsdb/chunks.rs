@@ -1,0 +1,377 @@
+//! The chunk layer between the head, the blocks and [`crate::tsdb::chunkenc`]:
+//! shared immutable chunks, the open chunk of a head series, and the sample
+//! iterator that walks a series' chunks for a querier.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::chunkenc::{Encoding, OwnedChunkIterator, XorChunk};
+use crate::storage::{SampleIterator, StorageError};
+
+/// How many samples a head chunk holds before a new one is cut.
+pub const SAMPLES_PER_CHUNK: usize = 120;
+
+/// An immutable encoded chunk, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ChunkData {
+    /// The encoding byte (see [`Encoding`]).
+    pub encoding: u8,
+    /// The encoded bytes.
+    pub bytes: Bytes,
+    /// Timestamp of the first sample.
+    pub min_time: i64,
+    /// Timestamp of the last sample.
+    pub max_time: i64,
+}
+
+/// The chunk a head series is appending to: an XOR chunk.
+#[derive(Debug, Default)]
+pub struct OpenChunk {
+    chunk: XorChunk,
+}
+
+impl OpenChunk {
+    /// An empty chunk.
+    pub fn new() -> Self {
+        OpenChunk {
+            chunk: XorChunk::new(),
+        }
+    }
+
+    /// Appends a sample; the caller guarantees timestamp order.
+    #[inline]
+    pub fn append(&mut self, t: i64, v: f64) {
+        self.chunk.append(t, v);
+    }
+
+    /// Number of samples so far.
+    pub fn num_samples(&self) -> usize {
+        self.chunk.num_samples()
+    }
+
+    /// Timestamp of the first sample (`i64::MAX` when empty).
+    pub fn min_time(&self) -> i64 {
+        self.chunk.first_time().unwrap_or(i64::MAX)
+    }
+
+    /// Timestamp of the last sample (`i64::MIN` when empty).
+    pub fn max_time(&self) -> i64 {
+        self.chunk.last_time().unwrap_or(i64::MIN)
+    }
+
+    /// Bytes of encoded data held by this chunk (for accounting).
+    pub fn memory_bytes(&self) -> usize {
+        self.chunk.bytes().len() + std::mem::size_of::<XorChunk>()
+    }
+
+    /// An immutable copy of the chunk as it is now.
+    pub fn snapshot(&self) -> ChunkData {
+        ChunkData {
+            encoding: Encoding::Xor as u8,
+            bytes: Bytes::copy_from_slice(self.chunk.bytes()),
+            min_time: self.min_time(),
+            max_time: self.max_time(),
+        }
+    }
+
+    /// Seals the chunk into its immutable form (an exactly sized copy).
+    pub fn seal(self) -> ChunkData {
+        self.snapshot()
+    }
+}
+
+/// Encodes samples (in timestamp order) with the dense format used in
+/// blocks.
+pub fn encode_sealed(samples: &[(i64, f64)]) -> ChunkData {
+    let mut chunk = XorChunk::new();
+    for (t, v) in samples {
+        chunk.append(*t, *v);
+    }
+    ChunkData {
+        encoding: Encoding::Xor as u8,
+        bytes: Bytes::copy_from_slice(chunk.bytes()),
+        min_time: samples.first().map_or(i64::MAX, |s| s.0),
+        max_time: samples.last().map_or(i64::MIN, |s| s.0),
+    }
+}
+
+/// Decodes every sample of one chunk (used by compaction and dump).
+pub fn decode_all(encoding: u8, bytes: &Bytes) -> Result<Vec<(i64, f64)>, StorageError> {
+    let mut samples = Vec::new();
+    let mut iterator = ChunkSamples::new(encoding, bytes.clone());
+    while let Some(sample) = iterator.next_sample() {
+        samples.push(sample);
+    }
+    match iterator.error() {
+        Some(error) => Err(error),
+        None => Ok(samples),
+    }
+}
+
+/// An owned iterator over the samples of one chunk.
+pub struct ChunkSamples {
+    inner: Result<OwnedChunkIterator, StorageError>,
+}
+
+impl ChunkSamples {
+    /// An iterator over `bytes` in `encoding`.
+    pub fn new(encoding: u8, bytes: Bytes) -> Self {
+        let inner = Encoding::try_from(encoding)
+            .map(|encoding| OwnedChunkIterator::new(encoding, bytes))
+            .map_err(StorageError::from);
+        ChunkSamples { inner }
+    }
+
+    /// The next sample, or `None` at the end or on error.
+    #[inline]
+    pub fn next_sample(&mut self) -> Option<(i64, f64)> {
+        self.inner.as_mut().ok()?.next()
+    }
+
+    /// Advances to the first sample at or after `t`.
+    pub fn seek(&mut self, t: i64) -> Option<(i64, f64)> {
+        self.inner.as_mut().ok()?.seek(t)
+    }
+
+    /// The error that ended iteration, if any.
+    pub fn error(&self) -> Option<StorageError> {
+        match &self.inner {
+            Ok(iterator) => iterator.err().map(StorageError::from),
+            Err(error) => Some(error.clone()),
+        }
+    }
+}
+
+/// Where a chunk's bytes are: already in memory, or in a block's chunk file.
+#[derive(Clone, Debug)]
+pub enum ChunkHandle {
+    /// Bytes in memory (head chunks).
+    Loaded(ChunkData),
+    /// Bytes in a block's chunk file, read when iterated.
+    OnDisk {
+        /// The open chunk file.
+        file: Arc<File>,
+        /// Offset of the encoded bytes.
+        offset: u64,
+        /// Length of the encoded bytes.
+        length: u32,
+        /// Encoding byte.
+        encoding: u8,
+        /// Timestamp of the first sample.
+        min_time: i64,
+        /// Timestamp of the last sample.
+        max_time: i64,
+    },
+}
+
+impl ChunkHandle {
+    /// Timestamp of the first sample.
+    pub fn min_time(&self) -> i64 {
+        match self {
+            ChunkHandle::Loaded(data) => data.min_time,
+            ChunkHandle::OnDisk { min_time, .. } => *min_time,
+        }
+    }
+
+    /// Timestamp of the last sample.
+    pub fn max_time(&self) -> i64 {
+        match self {
+            ChunkHandle::Loaded(data) => data.max_time,
+            ChunkHandle::OnDisk { max_time, .. } => *max_time,
+        }
+    }
+
+    /// The chunk's encoding and bytes, reading them from disk if needed.
+    pub fn load(&self) -> Result<(u8, Bytes), StorageError> {
+        match self {
+            ChunkHandle::Loaded(data) => Ok((data.encoding, data.bytes.clone())),
+            ChunkHandle::OnDisk {
+                file,
+                offset,
+                length,
+                encoding,
+                ..
+            } => {
+                // On disk: encoding byte, data, CRC32C of both.
+                let mut buffer = vec![0u8; *length as usize + 5];
+                file.read_exact_at(&mut buffer, *offset)
+                    .map_err(|e| StorageError::Io(format!("reading chunk: {e}")))?;
+                let (checked, crc) = buffer.split_at(*length as usize + 1);
+                let mut expected = [0u8; 4];
+                expected.copy_from_slice(crc);
+                if crc32c::crc32c(checked) != u32::from_le_bytes(expected)
+                    || checked[0] != *encoding
+                {
+                    return Err(StorageError::Corruption(format!(
+                        "chunk at offset {offset}: checksum mismatch"
+                    )));
+                }
+                Ok((
+                    *encoding,
+                    Bytes::from(buffer).slice(1..*length as usize + 1),
+                ))
+            }
+        }
+    }
+}
+
+/// Iterates over the samples of a series' chunks, restricted to
+/// `[min_time, max_time]`, skipping whole chunks on `seek`.
+pub struct ChunkSeriesIterator {
+    chunks: Arc<[ChunkHandle]>,
+    next_chunk: usize,
+    current: Option<ChunkSamples>,
+    min_time: i64,
+    max_time: i64,
+    at: Option<(i64, f64)>,
+    error: Option<StorageError>,
+    done: bool,
+}
+
+impl ChunkSeriesIterator {
+    /// An iterator over `chunks` (in time order, not overlapping) limited to
+    /// samples with `min_time <= t <= max_time`.
+    pub fn new(chunks: Arc<[ChunkHandle]>, min_time: i64, max_time: i64) -> Self {
+        ChunkSeriesIterator {
+            chunks,
+            next_chunk: 0,
+            current: None,
+            min_time,
+            max_time,
+            at: None,
+            error: None,
+            done: false,
+        }
+    }
+
+    fn open_next_chunk(&mut self, from: i64) -> bool {
+        while let Some(handle) = self.chunks.get(self.next_chunk) {
+            self.next_chunk += 1;
+            if handle.max_time() < from {
+                continue;
+            }
+            if handle.min_time() > self.max_time {
+                return false;
+            }
+            match handle.load() {
+                Ok((encoding, bytes)) => {
+                    self.current = Some(ChunkSamples::new(encoding, bytes));
+                    return true;
+                }
+                Err(error) => {
+                    self.error = Some(error);
+                    return false;
+                }
+            }
+        }
+        false
+    }
+
+    fn advance(&mut self, from: i64) -> Option<(i64, f64)> {
+        if self.done {
+            return None;
+        }
+        loop {
+            if self.current.is_none() && !self.open_next_chunk(from) {
+                self.done = true;
+                self.at = None;
+                return None;
+            }
+            let Some(current) = self.current.as_mut() else {
+                continue;
+            };
+            match current.next_sample() {
+                Some((t, _)) if t < from => continue,
+                Some((t, _)) if t > self.max_time => {
+                    self.done = true;
+                    self.at = None;
+                    return None;
+                }
+                Some(sample) => {
+                    self.at = Some(sample);
+                    return Some(sample);
+                }
+                None => {
+                    if let Some(error) = current.error() {
+                        self.error = Some(error);
+                        self.done = true;
+                        return None;
+                    }
+                    self.current = None;
+                }
+            }
+        }
+    }
+}
+
+impl SampleIterator for ChunkSeriesIterator {
+    fn next(&mut self) -> Option<(i64, f64)> {
+        let from = match self.at {
+            Some((t, _)) => t.saturating_add(1).max(self.min_time),
+            None => self.min_time,
+        };
+        self.advance(from)
+    }
+
+    fn seek(&mut self, t: i64) -> Option<(i64, f64)> {
+        if let Some(current) = self.at
+            && current.0 >= t
+        {
+            return Some(current);
+        }
+        if self.done {
+            return None;
+        }
+        let from = t.max(self.min_time);
+        // Skip the rest of the current chunk when the target lies beyond it.
+        if self.current.is_some()
+            && let Some(previous) = self.next_chunk.checked_sub(1)
+            && self.chunks[previous].max_time() < from
+        {
+            self.current = None;
+        }
+        self.advance(from)
+    }
+
+    fn at(&self) -> Option<(i64, f64)> {
+        self.at
+    }
+
+    fn err(&self) -> Option<StorageError> {
+        self.error.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk_of(samples: &[(i64, f64)]) -> ChunkHandle {
+        ChunkHandle::Loaded(encode_sealed(samples))
+    }
+
+    #[test]
+    fn iterator_limits_to_window_and_seeks_across_chunks() {
+        let chunks: Arc<[ChunkHandle]> = vec![
+            chunk_of(&[(1, 1.0), (2, 2.0), (3, 3.0)]),
+            chunk_of(&[(10, 10.0), (11, 11.0)]),
+            chunk_of(&[(20, 20.0), (21, 21.0)]),
+        ]
+        .into();
+        let mut iterator = ChunkSeriesIterator::new(chunks.clone(), 2, 20);
+        let mut seen = Vec::new();
+        while let Some((t, _)) = iterator.next() {
+            seen.push(t);
+        }
+        assert_eq!(seen, vec![2, 3, 10, 11, 20]);
+
+        let mut seeking = ChunkSeriesIterator::new(chunks, i64::MIN, i64::MAX);
+        assert_eq!(seeking.seek(5), Some((10, 10.0)));
+        assert_eq!(seeking.seek(5), Some((10, 10.0)));
+        assert_eq!(seeking.seek(21), Some((21, 21.0)));
+        assert_eq!(seeking.next(), None);
+    }
+}
