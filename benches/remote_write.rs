@@ -23,18 +23,30 @@ fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let url = runtime.block_on(async {
         let app = axum::Router::new().route(
             "/api/v1/write",
-            axum::routing::post(|_body: axum::body::Bytes| async { axum::http::StatusCode::NO_CONTENT }),
+            axum::routing::post(|_body: axum::body::Bytes| async {
+                axum::http::StatusCode::NO_CONTENT
+            }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let address = listener.local_addr().expect("address");
         tokio::spawn(async move { axum::serve(listener, app).await });
         format!("http://{address}/api/v1/write")
@@ -99,7 +111,10 @@ fn main() {
     });
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_before;
-    println!("remote write: {total} samples over HTTP in {elapsed:.2}s = {:.2}M samples/s", total as f64 / elapsed / 1e6);
+    println!(
+        "remote write: {total} samples over HTTP in {elapsed:.2}s = {:.2}M samples/s",
+        total as f64 / elapsed / 1e6
+    );
     println!(
         "remote write: CPU {cpu:.2}s (sender + discarding receiver, same process) = {:.2} CPU-seconds per million samples",
         cpu / (total as f64 / 1e6)

@@ -58,11 +58,8 @@ fn run_command(command: Command) -> u8 {
             );
             1
         }
-        Command::Cluster(flags::ClusterCommand::Ring { .. }) => {
-            eprintln!(
-                "promshard cluster ring: not available yet (the cluster issue, issue 5, has not landed)"
-            );
-            1
+        Command::Cluster(flags::ClusterCommand::Ring { config }) => {
+            node::print_cluster_ring(&config)
         }
     }
 }

@@ -13,6 +13,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use promshard::cluster::membership::Membership;
+use promshard::cluster::metrics::ClusterMetrics;
+use promshard::cluster::ownership::{Ownership, discovered_target_labels};
+use promshard::cluster::ring::Member;
+use promshard::cluster::settings::{ClusterMode, ClusterSettings, EtcdSettings};
 use promshard::config::{self, ByteSize, Config, PromDuration};
 use promshard::discovery::DiscoveryManager;
 use promshard::promql::{Engine, EngineOptions};
@@ -32,9 +37,29 @@ struct Components {
     status: Arc<StatusInfo>,
     reload_successful: prometheus::IntGauge,
     reload_timestamp: prometheus::Gauge,
+    intervals: RwLock<HashMap<String, Duration>>,
 }
 
 impl Components {
+    /// The scrape interval of `job` (the hand-over grace is two of them).
+    fn scrape_interval(&self, job: &str) -> Duration {
+        self.intervals
+            .read()
+            .get(job)
+            .copied()
+            .unwrap_or(Duration::from_secs(60))
+    }
+
+    /// The longest scrape interval of any job.
+    fn longest_scrape_interval(&self) -> Duration {
+        self.intervals
+            .read()
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(Duration::from_secs(60))
+    }
+
     /// Applies a freshly loaded config to every stage.
     fn apply(&self, config: &Config) -> Result<(), String> {
         self.discovery
@@ -47,6 +72,11 @@ impl Components {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
         self.scrape.apply_config(pools).map_err(|e| e.to_string())?;
+        *self.intervals.write() = config
+            .scrape_configs
+            .iter()
+            .map(|c| (c.job_name.clone(), c.scrape_interval.as_duration()))
+            .collect();
         self.remote_write
             .apply_config(&config.remote_write, &config.global.external_labels)
             .map_err(|e| format!("remote_write: {e}"))?;
@@ -166,6 +196,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         status: status.clone(),
         reload_successful,
         reload_timestamp,
+        intervals: RwLock::new(HashMap::new()),
     });
     components
         .apply(&config)
@@ -178,7 +209,29 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     let cancel = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
 
-    // Discovery feeds scrape (the cluster's ownership filter goes in between).
+    // Cluster membership and ring ownership, between discovery and scrape.
+    let cluster_settings = cluster_settings(&config, &flags.web_listen_address);
+    let cluster_metrics =
+        ClusterMetrics::register(&registry).context("register cluster metrics")?;
+    let membership = Membership::start(&cluster_settings, cluster_metrics.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("cluster membership: {e}"))?;
+    let ownership = Arc::new(Ownership::new(&cluster_settings, cluster_metrics));
+    let (resync_tx, mut resync_rx) = mpsc::channel::<bool>(16);
+    {
+        let ownership = ownership.clone();
+        let views = membership.subscribe();
+        let cancel = cancel.clone();
+        let resync = resync_tx.clone();
+        tasks.spawn(async move {
+            ownership
+                .follow(views, cancel, move |_, _| {
+                    // A ring change: targets that move are handed over, not ended.
+                    let _ = resync.try_send(true);
+                })
+                .await
+        });
+    }
     {
         let discovery = components.discovery.clone();
         let cancel = cancel.clone();
@@ -187,14 +240,37 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     {
         let mut updates = components.discovery.subscribe();
         let scrape = components.scrape.clone();
+        let ownership = ownership.clone();
         let cancel = cancel.clone();
+        let intervals = components.clone();
         tasks.spawn(async move {
+            let mut handed_over = false;
             loop {
                 let discovered = updates.borrow_and_update().clone();
-                scrape.sync(to_scrape_groups(&discovered));
+                let mut groups = to_scrape_groups(&discovered);
+                let now = std::time::SystemTime::now();
+                for (job, job_groups) in groups.iter_mut() {
+                    let grace = intervals.scrape_interval(job) * 2;
+                    for group in job_groups.iter_mut() {
+                        ownership.retain_owned_at(job, &group.labels, &mut group.targets, now, grace);
+                    }
+                }
+                let release = handed_over;
+                scrape.sync_releasing(groups, &|_| release);
+                // Look again when a hand-over grace period ends.
+                let longest = intervals.longest_scrape_interval() * 2;
+                let deadline = ownership.handover_deadline(longest);
+                let wait_for_deadline = async {
+                    match deadline.and_then(|d| d.duration_since(std::time::SystemTime::now()).ok()) {
+                        Some(delay) => tokio::time::sleep(delay + Duration::from_millis(50)).await,
+                        None => std::future::pending::<()>().await,
+                    }
+                };
                 tokio::select! {
                     _ = cancel.cancelled() => return,
-                    changed = updates.changed() => if changed.is_err() { return },
+                    changed = updates.changed() => { if changed.is_err() { return } handed_over = false; }
+                    ring_changed = resync_rx.recv() => { if ring_changed.is_none() { return } handed_over = true; }
+                    _ = wait_for_deadline => { handed_over = true; }
                 }
             }
         });
@@ -284,7 +360,34 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         registry: registry.clone(),
     };
     let targets_router = web::targets_api::router(components.scrape.clone());
-    let app = web::router(web_state, vec![query_router, targets_router, remote_router]);
+    let cluster_router = {
+        let ownership = ownership.clone();
+        let discovery = components.discovery.subscribe();
+        web::cluster_api::router(Arc::new(move || {
+            let discovered = discovery.borrow().clone();
+            let mut targets = Vec::new();
+            for (job, groups) in discovered.iter() {
+                for group in groups {
+                    let group = promshard::cluster::ownership::TargetGroup {
+                        source: group.source.clone(),
+                        targets: group.targets.clone(),
+                        labels: group.labels.clone(),
+                    };
+                    targets.extend(
+                        group
+                            .targets
+                            .iter()
+                            .map(|t| discovered_target_labels(job, &group, t)),
+                    );
+                }
+            }
+            promshard::cluster::status::status_json(&ownership, &targets)
+        }))
+    };
+    let app = web::router(
+        web_state,
+        vec![query_router, targets_router, remote_router, cluster_router],
+    );
     let listener = tokio::net::TcpListener::bind(&flags.web_listen_address)
         .await
         .with_context(|| format!("listening on {}", flags.web_listen_address))?;
@@ -318,6 +421,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         .await;
     cancel.cancel();
     components.scrape.stop().await;
+    membership.shutdown().await;
     while tasks.join_next().await.is_some() {}
     let remote_write = components.remote_write.clone();
     let _ = tokio::task::spawn_blocking(move || remote_write.stop()).await;
@@ -382,6 +486,106 @@ pub fn run_tsdb_command(command: TsdbCommand) -> u8 {
         Ok(()) => 0,
         Err(error) => {
             eprintln!("promshard tsdb: {error}");
+            1
+        }
+    }
+}
+
+/// The cluster settings from the config's `cluster` section.
+pub fn cluster_settings(config: &Config, listen_address: &str) -> ClusterSettings {
+    let section = &config.cluster;
+    let advertise = if section.advertise_address.is_empty() {
+        listen_address.replace("0.0.0.0", "127.0.0.1")
+    } else {
+        section.advertise_address.clone()
+    };
+    let node_id = if section.node_id.is_empty() {
+        advertise.clone()
+    } else {
+        section.node_id.clone()
+    };
+    ClusterSettings {
+        mode: match section.mode {
+            config::ClusterMode::None => ClusterMode::None,
+            config::ClusterMode::Static => ClusterMode::Static,
+            config::ClusterMode::Etcd => ClusterMode::Etcd,
+        },
+        node_id,
+        advertise_address: advertise,
+        peers: section
+            .peers
+            .iter()
+            .map(|address| Member::new(address.clone(), address.clone()))
+            .collect(),
+        etcd: EtcdSettings {
+            endpoints: section.etcd.endpoints.clone(),
+            prefix: section.etcd.prefix.clone(),
+            lease_ttl: section.etcd.lease_ttl.as_duration(),
+            dial_timeout: section.etcd.dial_timeout.as_duration(),
+        },
+        replication_factor: section.replication_factor.max(1) as usize,
+        virtual_nodes: section.virtual_nodes.max(1) as usize,
+    }
+}
+
+/// `promshard cluster ring --config F`: who owns which target, for the
+/// targets of `static_configs` and `file_sd_configs` (HTTP SD is not asked).
+pub fn print_cluster_ring(path: &Path) -> u8 {
+    let config = match config::load_file(path) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("promshard cluster ring: {error}");
+            return 1;
+        }
+    };
+    let mut targets_by_job: HashMap<String, Vec<promshard::cluster::ownership::TargetGroup>> =
+        HashMap::new();
+    for (job, sd_configs) in config.scrape_sd_configs() {
+        let groups = targets_by_job.entry(job.clone()).or_default();
+        for (index, sd) in sd_configs.iter().enumerate() {
+            match sd {
+                config::SdConfig::Static(static_config) => {
+                    groups.push(promshard::cluster::ownership::TargetGroup {
+                        source: format!("{job}/static/{index}"),
+                        targets: static_config
+                            .targets
+                            .iter()
+                            .map(|t| {
+                                promshard::model::Labels::from_pairs(&[("__address__", t.as_str())])
+                            })
+                            .collect(),
+                        labels: static_config.labels.iter().collect(),
+                    })
+                }
+                config::SdConfig::File(file_config) => {
+                    for file in
+                        promshard::discovery::file::matching_files(file_config).unwrap_or_default()
+                    {
+                        for group in promshard::discovery::file::read_target_group_file(
+                            &file.to_string_lossy(),
+                        )
+                        .unwrap_or_default()
+                        {
+                            groups.push(promshard::cluster::ownership::TargetGroup {
+                                source: group.source,
+                                targets: group.targets,
+                                labels: group.labels,
+                            });
+                        }
+                    }
+                }
+                config::SdConfig::Http(_) => eprintln!(
+                    "promshard cluster ring: job {job}: http_sd_configs targets are not listed"
+                ),
+            }
+        }
+    }
+    let settings = cluster_settings(&config, "0.0.0.0:9090");
+    match promshard::cluster::status::print_ring(&settings, &targets_by_job, &mut std::io::stdout())
+    {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("promshard cluster ring: {error}");
             1
         }
     }

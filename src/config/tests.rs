@@ -315,7 +315,7 @@ cluster:
     assert_eq!(remote_read.remote_timeout, PromDuration::from_secs(60));
     assert!(remote_read.filter_external_labels);
     assert_eq!(config.cluster.etcd.prefix, "/promshard");
-    assert_eq!(config.cluster.virtual_nodes, 256);
+    assert_eq!(config.cluster.virtual_nodes, 512);
     assert!(
         !config.cluster.node_id.is_empty(),
         "node_id defaults to the host name"

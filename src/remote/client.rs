@@ -210,27 +210,41 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A receiver on loopback answering from a script of statuses, then 204.
-    async fn scripted_receiver(script: Vec<(u16, Option<&'static str>)>) -> (String, Arc<AtomicUsize>) {
+    async fn scripted_receiver(
+        script: Vec<(u16, Option<&'static str>)>,
+    ) -> (String, Arc<AtomicUsize>) {
         let calls = Arc::new(AtomicUsize::new(0));
         let seen = calls.clone();
         let app = axum::Router::new().route(
             "/api/v1/write",
-            axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                let n = seen.fetch_add(1, Ordering::SeqCst);
-                let (status, retry_after) = script.get(n).copied().unwrap_or((204, None));
-                async move {
-                    assert_eq!(headers["content-encoding"], "snappy");
-                    assert_eq!(headers["content-type"], "application/x-protobuf");
-                    assert_eq!(headers["x-prometheus-remote-write-version"], "0.1.0");
-                    assert!(headers["user-agent"].to_str().unwrap().starts_with("promshard/"));
-                    assert!(crate::remote::codec::decode::<crate::remote::proto::WriteRequest>(&body).is_ok());
-                    let mut response = axum::response::Response::builder().status(status);
-                    if let Some(value) = retry_after {
-                        response = response.header("Retry-After", value);
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let n = seen.fetch_add(1, Ordering::SeqCst);
+                    let (status, retry_after) = script.get(n).copied().unwrap_or((204, None));
+                    async move {
+                        assert_eq!(headers["content-encoding"], "snappy");
+                        assert_eq!(headers["content-type"], "application/x-protobuf");
+                        assert_eq!(headers["x-prometheus-remote-write-version"], "0.1.0");
+                        assert!(
+                            headers["user-agent"]
+                                .to_str()
+                                .unwrap()
+                                .starts_with("promshard/")
+                        );
+                        assert!(
+                            crate::remote::codec::decode::<crate::remote::proto::WriteRequest>(
+                                &body
+                            )
+                            .is_ok()
+                        );
+                        let mut response = axum::response::Response::builder().status(status);
+                        if let Some(value) = retry_after {
+                            response = response.header("Retry-After", value);
+                        }
+                        response.body(axum::body::Body::from("scripted")).unwrap()
                     }
-                    response.body(axum::body::Body::from("scripted")).unwrap()
-                }
-            }),
+                },
+            ),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
@@ -258,10 +272,14 @@ mod tests {
 
     #[tokio::test]
     async fn classifies_400_429_and_500_over_real_http() {
-        let (url, calls) = scripted_receiver(vec![(400, None), (429, Some("3")), (500, None)]).await;
+        let (url, calls) =
+            scripted_receiver(vec![(400, None), (429, Some("3")), (500, None)]).await;
         let client = HttpWriteClient::new(settings(url.clone(), true)).unwrap();
         let bad_request = client.store(body(), 0).await.unwrap_err();
-        assert!(matches!(bad_request, WriteClientError::NonRecoverable { .. }), "400 is not retried: {bad_request:?}");
+        assert!(
+            matches!(bad_request, WriteClientError::NonRecoverable { .. }),
+            "400 is not retried: {bad_request:?}"
+        );
         let too_many = client.store(body(), 1).await.unwrap_err();
         assert_eq!(
             too_many,
@@ -284,7 +302,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_dead_receiver_is_recoverable() {
-        let client = HttpWriteClient::new(settings("http://127.0.0.1:1/api/v1/write".into(), true)).unwrap();
+        let client =
+            HttpWriteClient::new(settings("http://127.0.0.1:1/api/v1/write".into(), true)).unwrap();
         assert!(client.store(body(), 0).await.unwrap_err().is_retryable());
     }
 

@@ -5,6 +5,7 @@
 //! Handlers here only read: reload and quit are requests that `main`
 //! carries out through [`Lifecycle`].
 
+pub mod cluster_api;
 pub mod query_api;
 pub mod remote_api;
 pub mod targets_api;
