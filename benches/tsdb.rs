@@ -189,12 +189,22 @@ fn bench_memory() {
 }
 
 fn bench_disk() {
+    use promshard::tsdb::chunkenc::dataset::{DatasetConfig, node_exporter_like};
     let dir = tempfile::tempdir().expect("tempdir");
-    let series_count = scaled(2_000);
-    let hours = 8usize;
-    let scrapes = hours * 240;
-    let labels = series_labels(series_count);
-    let mut refs = vec![SeriesRef::UNKNOWN; series_count];
+    let config = DatasetConfig {
+        hosts: 2,
+        hours: 12,
+        ..DatasetConfig::default()
+    };
+    let generated = node_exporter_like(&config);
+    let labels: Vec<Labels> = generated
+        .iter()
+        .map(|g| {
+            let mut pairs = g.labels.clone();
+            pairs.push(("__name__".to_string(), g.name.clone()));
+            Labels::from_pairs(&pairs)
+        })
+        .collect();
     let db = Db::open(
         dir.path(),
         DbOptions {
@@ -205,7 +215,19 @@ fn bench_disk() {
         &prometheus::Registry::new(),
     )
     .expect("open");
-    ingest(&db, &labels, &mut refs, scrapes, 0);
+    let mut refs = vec![SeriesRef::UNKNOWN; labels.len()];
+    let steps = generated.iter().map(|g| g.samples.len()).max().unwrap_or(0);
+    for step in 0..steps {
+        let mut appender = db.appender();
+        for (index, series) in generated.iter().enumerate() {
+            if let Some(&(t, v)) = series.samples.get(step) {
+                refs[index] = appender
+                    .append_ref(refs[index], &labels[index], t, v)
+                    .expect("append");
+            }
+        }
+        appender.commit().expect("commit");
+    }
     db.run_maintenance().expect("maintenance");
     let blocks = db.blocks();
     let samples: u64 = blocks.iter().map(|b| b.meta().stats.num_samples).sum();
@@ -218,12 +240,23 @@ fn bench_disk() {
                 .unwrap_or(0)
         })
         .sum();
+    let levels: Vec<String> = blocks
+        .iter()
+        .map(|b| {
+            format!(
+                "{}h/L{}",
+                (b.meta().max_time - b.meta().min_time) / 3_600_000,
+                b.meta().compaction.level
+            )
+        })
+        .collect();
     row(
         "bytes per sample on disk (blocks)",
         format!("{:.3} B/sample", bytes as f64 / samples.max(1) as f64),
         format!(
-            "{} blocks, {samples} samples, chunks only {:.3} B/sample; synthetic node-like data, 15s",
-            blocks.len(),
+            "chunkenc::dataset node-like, {} series, {samples} samples in blocks [{}]; chunk file alone {:.3} B/sample",
+            labels.len(),
+            levels.join(" "),
             chunk_bytes as f64 / samples.max(1) as f64
         ),
     );

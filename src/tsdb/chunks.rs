@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::chunkenc::{Encoding, OwnedChunkIterator, XorChunk};
+use super::chunkenc::{self, Encoding, OwnedChunkIterator, XorChunk};
 use crate::storage::{SampleIterator, StorageError};
 
 /// How many samples a head chunk holds before a new one is cut.
@@ -83,16 +83,14 @@ impl OpenChunk {
     }
 }
 
-/// Encodes samples (in timestamp order) with the dense format used in
-/// blocks.
+/// Encodes samples (in timestamp order) with the dense sealed format used
+/// in blocks ([`chunkenc::encode_sealed`]). At most
+/// [`chunkenc::SEALED_MAX_SAMPLES`] samples.
 pub fn encode_sealed(samples: &[(i64, f64)]) -> ChunkData {
-    let mut chunk = XorChunk::new();
-    for (t, v) in samples {
-        chunk.append(*t, *v);
-    }
+    let (encoding, bytes) = chunkenc::encode_sealed(samples);
     ChunkData {
-        encoding: Encoding::Xor as u8,
-        bytes: Bytes::copy_from_slice(chunk.bytes()),
+        encoding: encoding as u8,
+        bytes: Bytes::from(bytes),
         min_time: samples.first().map_or(i64::MAX, |s| s.0),
         max_time: samples.last().map_or(i64::MIN, |s| s.0),
     }

@@ -15,7 +15,7 @@ use crate::tsdb::wal::sync_dir;
 
 /// Most samples one sealed block chunk holds; longer series get several
 /// chunks so that a query over part of a big block decodes only part.
-pub const SEALED_CHUNK_MAX_SAMPLES: usize = 1024;
+pub const SEALED_CHUNK_MAX_SAMPLES: usize = 2048;
 
 /// Writes one block into `<parent>/<ulid>.tmp`, renamed into place by
 /// [`BlockWriter::finish`].
