@@ -21,8 +21,10 @@ use promshard::cluster::settings::{ClusterMode, ClusterSettings, EtcdSettings};
 use promshard::config::{self, ByteSize, Config, PromDuration};
 use promshard::discovery::DiscoveryManager;
 use promshard::promql::{Engine, EngineOptions};
+use promshard::remote::read_client::{ReadClientSettings, RemoteReadClient, RemoteReadQueryable};
 use promshard::remote::write::RemoteWriteManager;
 use promshard::scrape::{ScrapeManager, ScrapeOptions, ScrapeSettings, TargetGroup};
+use promshard::storage::fanout::{FanoutQueryable, Secondary};
 use promshard::storage::{Appendable, Queryable};
 use promshard::tsdb::{Db, DbOptions};
 use promshard::web::{self, Lifecycle, ReloadRequest, StatusInfo, WebState};
@@ -32,6 +34,8 @@ use crate::flags::{ImportCommand, ServerFlags, TsdbCommand};
 /// The parts a reload reconfigures.
 struct Components {
     discovery: Arc<DiscoveryManager>,
+    fanout: Arc<FanoutQueryable>,
+    db: Arc<Db>,
     remote_write: Arc<RemoteWriteManager>,
     scrape: Arc<ScrapeManager>,
     status: Arc<StatusInfo>,
@@ -80,6 +84,8 @@ impl Components {
         self.remote_write
             .apply_config(&config.remote_write, &config.global.external_labels)
             .map_err(|e| format!("remote_write: {e}"))?;
+        self.fanout
+            .set_secondaries(remote_read_sources(config, &self.db)?);
         warn_unavailable_sections(config);
         *self.status.config_yaml.write() = config.to_redacted_yaml();
         *self.status.last_config_time.write() = chrono::Utc::now().to_rfc3339();
@@ -176,7 +182,9 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     });
 
     let appendable: Arc<dyn Appendable> = db.clone();
-    let queryable: Arc<dyn Queryable> = db.clone();
+    // Queries read the local TSDB merged with any `remote_read` endpoints.
+    let fanout = Arc::new(FanoutQueryable::new(db.clone(), Vec::new()));
+    let queryable: Arc<dyn Queryable> = fanout.clone();
     let scrape = ScrapeManager::new(appendable, &registry, ScrapeOptions::default())
         .map_err(|e| anyhow::anyhow!("starting scrape manager: {e}"))?;
     let hold_db = db.clone();
@@ -191,6 +199,8 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     .map_err(|e| anyhow::anyhow!("starting remote write: {e}"))?;
     let components = Arc::new(Components {
         discovery: Arc::new(DiscoveryManager::new(&registry)),
+        fanout,
+        db: db.clone(),
         remote_write: Arc::new(remote_write),
         scrape: Arc::new(scrape),
         status: status.clone(),
@@ -589,6 +599,42 @@ pub fn print_cluster_ring(path: &Path) -> u8 {
             1
         }
     }
+}
+
+/// The `remote_read` endpoints as secondary sources of the query view.
+fn remote_read_sources(config: &Config, db: &Arc<Db>) -> Result<Vec<Secondary>, String> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?;
+    config
+        .remote_read
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            let name = if entry.name.is_empty() {
+                format!("remote_read[{index}]")
+            } else {
+                entry.name.clone()
+            };
+            let client = RemoteReadClient::new(ReadClientSettings {
+                name: name.clone(),
+                url: entry.url.clone(),
+                timeout: entry.remote_timeout.as_duration(),
+                headers: entry.headers.clone(),
+                auth: promshard::remote::write::auth_from_config(&entry.http_client)?,
+                required_matchers: entry.required_matchers.clone(),
+            })?;
+            let complete_from: Option<Arc<dyn Fn() -> i64 + Send + Sync>> = if entry.read_recent {
+                None
+            } else {
+                let db = db.clone();
+                Some(Arc::new(move || db.min_time()))
+            };
+            Ok(Secondary {
+                queryable: Arc::new(RemoteReadQueryable::new(Arc::new(client), runtime.clone())),
+                name,
+                complete_from,
+            })
+        })
+        .collect()
 }
 
 /// Logs, loudly, each configured section whose feature is not built yet:

@@ -165,3 +165,55 @@ fn delivers_to_real_prometheus_and_survives_outage_and_restart() {
     });
     drop(prometheus);
 }
+
+#[test]
+fn remote_read_entries_join_the_query_view() {
+    let target = TestTarget::start();
+    let holder = Node::start(
+        &format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: far\n    metrics_path: /ok\n    static_configs: [{{targets: [\"{}\"]}}]\n",
+            target.address()
+        ),
+        NodeOptions::default(),
+    );
+    eventually(Duration::from_secs(20), "the holder to have data", || {
+        (!holder.query("test_value").is_empty()).then_some(())
+    });
+    let reader = Node::start(
+        &format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs: []\nremote_read:\n  - url: {}/api/v1/read\n    name: holder\n    read_recent: true\n",
+            holder.url
+        ),
+        NodeOptions::default(),
+    );
+    let through_reader = eventually(
+        Duration::from_secs(20),
+        "remote data through the reader",
+        || {
+            let result = reader.query("test_value{job=\"far\"}");
+            (!result.is_empty()).then_some(result)
+        },
+    );
+    assert_eq!(through_reader[0]["metric"]["instance"], target.address());
+    let at = now_seconds() - 1.0;
+    assert_eq!(
+        points(&query_at(&reader.url, "test_value[5s]", at)),
+        points(&query_at(&holder.url, "test_value[5s]", at)),
+        "the same samples through remote read"
+    );
+
+    // With the remote down, the reader answers from what it has, with a warning.
+    drop(holder);
+    let (status, body) = reader.get_json(&format!(
+        "/api/v1/query?query={}",
+        common::urlencode("test_value")
+    ));
+    assert_eq!(status, 200, "{body}");
+    let warnings = body["warnings"].as_array().cloned().unwrap_or_default();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap_or("").contains("holder")),
+        "a partial-result warning: {body}"
+    );
+}

@@ -201,6 +201,17 @@ impl Db {
         self.head.stats(limit)
     }
 
+    /// The oldest timestamp held (oldest block, else the head);
+    /// `i64::MAX` when the store is empty. Data from here on is complete
+    /// locally (remote read's `read_recent: false` uses it).
+    pub fn min_time(&self) -> i64 {
+        self.blocks
+            .read()
+            .first()
+            .map(|b| b.meta().min_time)
+            .unwrap_or_else(|| self.head.min_time())
+    }
+
     pub(crate) fn update_size_metrics(&self) {
         let blocks = self.blocks.read();
         self.metrics.blocks_loaded.set(blocks.len() as i64);
