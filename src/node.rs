@@ -197,12 +197,23 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         tokio::runtime::Handle::current(),
     )
     .map_err(|e| anyhow::anyhow!("starting remote write: {e}"))?;
+    let scrape = Arc::new(scrape);
+    {
+        let scrape = scrape.clone();
+        remote_write.set_metadata_source(Arc::new(move || {
+            scrape
+                .target_metadata()
+                .into_iter()
+                .map(|m| (m.metric, m.metadata))
+                .collect()
+        }));
+    }
     let components = Arc::new(Components {
         discovery: Arc::new(DiscoveryManager::new(&registry)),
         fanout,
         db: db.clone(),
         remote_write: Arc::new(remote_write),
-        scrape: Arc::new(scrape),
+        scrape,
         status: status.clone(),
         reload_successful,
         reload_timestamp,

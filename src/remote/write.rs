@@ -14,13 +14,80 @@ use crate::config::http_client::HttpClientConfig;
 use crate::config::remote::RemoteWriteConfig;
 use crate::model::Labels;
 
-use super::client::{Auth, HttpClientSettings, HttpWriteClient};
+use super::client::{Auth, HttpClientSettings, HttpWriteClient, WriteClient};
 use super::metrics::RemoteMetrics;
+use super::proto::{MetricMetadata, MetricMetadataType, WriteRequest};
 use super::queue::{QueueManager, QueueSettings};
 use super::watcher::{self, SegmentHold, WatcherSettings};
 
 /// Asks the TSDB to keep WAL segments for a named reader.
 pub type HoldFn = Arc<dyn Fn(&str, Option<u32>) + Send + Sync>;
+
+/// The metric metadata to send (family name → TYPE/HELP/UNIT), from scrape.
+pub type MetadataFn = Arc<dyn Fn() -> Vec<(String, crate::model::Metadata)> + Send + Sync>;
+
+fn metadata_type(metric_type: crate::model::MetricType) -> MetricMetadataType {
+    use crate::model::MetricType;
+    match metric_type {
+        MetricType::Counter => MetricMetadataType::Counter,
+        MetricType::Gauge => MetricMetadataType::Gauge,
+        MetricType::Histogram => MetricMetadataType::Histogram,
+        MetricType::GaugeHistogram => MetricMetadataType::Gaugehistogram,
+        MetricType::Summary => MetricMetadataType::Summary,
+        MetricType::Info => MetricMetadataType::Info,
+        MetricType::StateSet => MetricMetadataType::Stateset,
+        MetricType::Unknown => MetricMetadataType::Unknown,
+    }
+}
+
+/// Sends metric metadata every `send_interval`, as Prometheus does with
+/// `metadata_config`, in requests of at most `max_per_send` entries, retrying
+/// recoverable failures a few times.
+async fn send_metadata_periodically(
+    client: Arc<dyn WriteClient>,
+    metadata: MetadataFn,
+    interval: Duration,
+    max_per_send: usize,
+    cancel: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        let mut entries: Vec<MetricMetadata> = metadata()
+            .into_iter()
+            .map(|(family, m)| MetricMetadata {
+                r#type: metadata_type(m.metric_type) as i32,
+                metric_family_name: family,
+                help: m.help,
+                unit: m.unit,
+            })
+            .collect();
+        entries.sort_by(|a, b| a.metric_family_name.cmp(&b.metric_family_name));
+        entries.dedup_by(|a, b| a.metric_family_name == b.metric_family_name);
+        for chunk in entries.chunks(max_per_send.max(1)) {
+            let body = super::codec::encode(&WriteRequest {
+                timeseries: Vec::new(),
+                metadata: chunk.to_vec(),
+            });
+            let mut backoff = Duration::from_millis(100);
+            for attempt in 0..4u32 {
+                match client.store(body.clone(), attempt).await {
+                    Ok(()) => break,
+                    Err(error) if error.is_retryable() && attempt < 3 => {
+                        tokio::time::sleep(backoff).await;
+                        backoff *= 2;
+                    }
+                    Err(error) => {
+                        tracing::warn!(err = %error, remote_name = client.name(), entries = chunk.len(), "remote write: metadata not sent");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// How long the flush at stop may take before unsent samples are left for
 /// the next start. Shorter than Prometheus's one minute: nothing unsent is
@@ -45,6 +112,7 @@ pub struct RemoteWriteManager {
     segments_lost: prometheus::IntCounter,
     runtime: tokio::runtime::Handle,
     running: Mutex<HashMap<String, Running>>,
+    metadata: Mutex<Option<MetadataFn>>,
 }
 
 /// The queue's stable name: `name`, or a hash of the URL.
@@ -165,7 +233,14 @@ impl RemoteWriteManager {
             segments_lost,
             runtime,
             running: Mutex::new(HashMap::new()),
+            metadata: Mutex::new(None),
         })
+    }
+
+    /// Where metric metadata comes from (the scrape manager); without it no
+    /// metadata is sent. Takes effect for queues started afterwards.
+    pub fn set_metadata_source(&self, source: MetadataFn) {
+        *self.metadata.lock() = Some(source);
     }
 
     /// Starts, keeps or restarts queues to match `configs`.
@@ -202,9 +277,10 @@ impl RemoteWriteManager {
             if self.running.lock().contains_key(&name) {
                 continue;
             }
-            let client = HttpWriteClient::new(client_settings(config)?)?;
+            let client: Arc<dyn WriteClient> =
+                Arc::new(HttpWriteClient::new(client_settings(config)?)?);
             let queue = QueueManager::new(
-                Arc::new(client),
+                client.clone(),
                 queue_settings(config),
                 config.write_relabel_configs.clone(),
                 external_labels.clone(),
@@ -226,6 +302,22 @@ impl RemoteWriteManager {
                 let cancel = cancel.clone();
                 self.runtime
                     .spawn(queue.run_resharding(Duration::from_secs(10), cancel));
+            }
+            let metadata_source = self.metadata.lock().clone();
+            if config.metadata_config.send
+                && let Some(source) = metadata_source
+            {
+                self.runtime.spawn(send_metadata_periodically(
+                    client.clone(),
+                    source,
+                    config
+                        .metadata_config
+                        .send_interval
+                        .as_duration()
+                        .max(Duration::from_secs(1)),
+                    config.metadata_config.max_samples_per_send as usize,
+                    cancel.clone(),
+                ));
             }
             let watcher = {
                 let queue = queue.clone();
@@ -286,5 +378,84 @@ impl RemoteWriteManager {
             .iter()
             .map(|(n, r)| (n.clone(), r.queue.pending()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Metadata, MetricType};
+    use crate::remote::client::WriteClientError;
+
+    struct Recording(Mutex<Vec<WriteRequest>>);
+
+    #[async_trait::async_trait]
+    impl WriteClient for Recording {
+        async fn store(&self, body: Vec<u8>, _attempt: u32) -> Result<(), WriteClientError> {
+            let request = crate::remote::codec::decode(&body).map_err(|e| {
+                WriteClientError::NonRecoverable {
+                    message: e.to_string(),
+                }
+            })?;
+            self.0.lock().push(request);
+            Ok(())
+        }
+        fn name(&self) -> &str {
+            "rec"
+        }
+        fn endpoint(&self) -> &str {
+            "http://rec"
+        }
+    }
+
+    #[tokio::test]
+    async fn metadata_is_sent_periodically_deduplicated_and_batched() {
+        let client = Arc::new(Recording(Mutex::new(Vec::new())));
+        let source: MetadataFn = Arc::new(|| {
+            let counter = Metadata {
+                metric_type: MetricType::Counter,
+                help: "Requests.".into(),
+                unit: String::new(),
+            };
+            vec![
+                ("http_requests_total".to_string(), counter.clone()),
+                ("http_requests_total".to_string(), counter),
+                (
+                    "temperature".to_string(),
+                    Metadata {
+                        metric_type: MetricType::Gauge,
+                        help: "T.".into(),
+                        unit: "celsius".into(),
+                    },
+                ),
+            ]
+        });
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(send_metadata_periodically(
+            client.clone(),
+            source,
+            Duration::from_millis(10),
+            1,
+            cancel.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        cancel.cancel();
+        let _ = task.await;
+        let requests = client.0.lock();
+        assert!(
+            requests.len() >= 2,
+            "sent every interval, one entry a request"
+        );
+        assert!(
+            requests
+                .iter()
+                .all(|r| r.timeseries.is_empty() && r.metadata.len() == 1)
+        );
+        let first_round: Vec<&MetricMetadata> =
+            requests.iter().take(2).map(|r| &r.metadata[0]).collect();
+        assert_eq!(first_round[0].metric_family_name, "http_requests_total");
+        assert_eq!(first_round[0].r#type, MetricMetadataType::Counter as i32);
+        assert_eq!(first_round[1].metric_family_name, "temperature");
+        assert_eq!(first_round[1].unit, "celsius");
     }
 }
