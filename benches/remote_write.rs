@@ -62,6 +62,7 @@ fn main() {
         retry_on_http_429: true,
     })
     .expect("client");
+    let _runtime_context = runtime.enter();
     let metrics = RemoteMetrics::new(&prometheus::Registry::new()).expect("metrics");
     let settings = QueueSettings {
         min_shards: 4,
@@ -105,9 +106,10 @@ fn main() {
             };
             queue.append(&samples, position, position).await;
         }
-        while queue.pending() > 0 {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        // Flush as shutdown does: partial batches go out at once instead of
+        // waiting for batch_send_deadline (5s).
+        queue.stop(Duration::from_secs(60)).await;
+        assert_eq!(queue.pending(), 0, "everything was delivered");
     });
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_before;

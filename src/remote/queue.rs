@@ -173,6 +173,7 @@ pub struct QueueManager {
 
 impl QueueManager {
     /// A queue sending through `client`, starting with `min_shards` shards.
+    /// Must be called inside a tokio runtime: the shards are tasks on it.
     pub fn new(
         client: Arc<dyn WriteClient>,
         settings: QueueSettings,
