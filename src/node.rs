@@ -268,7 +268,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
             let mut handed_over = false;
             loop {
                 let discovered = updates.borrow_and_update().clone();
-                let mut groups = to_scrape_groups(&discovered);
+                let mut groups: HashMap<String, Vec<TargetGroup>> = (*discovered).clone();
                 let now = std::time::SystemTime::now();
                 for (job, job_groups) in groups.iter_mut() {
                     let grace = intervals.scrape_interval(job) * 2;
@@ -389,7 +389,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
             let mut targets = Vec::new();
             for (job, groups) in discovered.iter() {
                 for group in groups {
-                    let group = promshard::cluster::ownership::TargetGroup {
+                    let group = TargetGroup {
                         source: group.source.clone(),
                         targets: group.targets.clone(),
                         labels: group.labels.clone(),
@@ -559,25 +559,22 @@ pub fn print_cluster_ring(path: &Path) -> u8 {
             return 1;
         }
     };
-    let mut targets_by_job: HashMap<String, Vec<promshard::cluster::ownership::TargetGroup>> =
-        HashMap::new();
+    let mut targets_by_job: HashMap<String, Vec<TargetGroup>> = HashMap::new();
     for (job, sd_configs) in config.scrape_sd_configs() {
         let groups = targets_by_job.entry(job.clone()).or_default();
         for (index, sd) in sd_configs.iter().enumerate() {
             match sd {
-                config::SdConfig::Static(static_config) => {
-                    groups.push(promshard::cluster::ownership::TargetGroup {
-                        source: format!("{job}/static/{index}"),
-                        targets: static_config
-                            .targets
-                            .iter()
-                            .map(|t| {
-                                promshard::model::Labels::from_pairs(&[("__address__", t.as_str())])
-                            })
-                            .collect(),
-                        labels: static_config.labels.iter().collect(),
-                    })
-                }
+                config::SdConfig::Static(static_config) => groups.push(TargetGroup {
+                    source: format!("{job}/static/{index}"),
+                    targets: static_config
+                        .targets
+                        .iter()
+                        .map(|t| {
+                            promshard::model::Labels::from_pairs(&[("__address__", t.as_str())])
+                        })
+                        .collect(),
+                    labels: static_config.labels.iter().collect(),
+                }),
                 config::SdConfig::File(file_config) => {
                     for file in
                         promshard::discovery::file::matching_files(file_config).unwrap_or_default()
@@ -587,7 +584,7 @@ pub fn print_cluster_ring(path: &Path) -> u8 {
                         )
                         .unwrap_or_default()
                         {
-                            groups.push(promshard::cluster::ownership::TargetGroup {
+                            groups.push(TargetGroup {
                                 source: group.source,
                                 targets: group.targets,
                                 labels: group.labels,
@@ -684,24 +681,4 @@ fn parse_byte_size(text: &str) -> Result<u64, String> {
     ByteSize::parse(text)
         .map(|b| b.bytes())
         .map_err(|e| e.to_string())
-}
-
-/// Discovery's groups in the shape scrape takes.
-fn to_scrape_groups(
-    discovered: &promshard::discovery::DiscoveryState,
-) -> HashMap<String, Vec<TargetGroup>> {
-    discovered
-        .iter()
-        .map(|(job, groups)| {
-            let groups = groups
-                .iter()
-                .map(|g| TargetGroup {
-                    source: g.source.clone(),
-                    targets: g.targets.clone(),
-                    labels: g.labels.clone(),
-                })
-                .collect();
-            (job.clone(), groups)
-        })
-        .collect()
 }

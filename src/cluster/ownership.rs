@@ -32,17 +32,7 @@ use super::ring::{Ring, rule_group_key, target_key};
 use super::settings::ClusterSettings;
 use crate::model::labels::{Labels, LabelsBuilder};
 
-/// A group of targets as discovery produces them (a local twin of
-/// `discovery::TargetGroup` until that lands on main; same fields).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TargetGroup {
-    /// Where the group came from (file name and index, URL, ...).
-    pub source: String,
-    /// One label set per target (at least `__address__`).
-    pub targets: Vec<Labels>,
-    /// Labels shared by every target of the group.
-    pub labels: Labels,
-}
+pub use crate::discovery::TargetGroup;
 
 /// The discovered labels of a target: the group's labels overlaid by the
 /// target's, plus `job` when missing. The key of

@@ -77,6 +77,19 @@ pub enum Auth {
     },
 }
 
+impl Auth {
+    /// Adds the credentials to a request.
+    pub fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Auth::None => request,
+            Auth::Basic { username, password } => request.basic_auth(username, Some(password)),
+            Auth::Authorization { kind, credentials } => {
+                request.header("Authorization", format!("{kind} {credentials}"))
+            }
+        }
+    }
+}
+
 /// Settings of an [`HttpWriteClient`].
 #[derive(Debug, Clone)]
 pub struct HttpClientSettings {
@@ -151,13 +164,7 @@ impl WriteClient for HttpWriteClient {
         for (name, value) in &self.settings.headers {
             request = request.header(name, value);
         }
-        request = match &self.settings.auth {
-            Auth::None => request,
-            Auth::Basic { username, password } => request.basic_auth(username, Some(password)),
-            Auth::Authorization { kind, credentials } => {
-                request.header("Authorization", format!("{kind} {credentials}"))
-            }
-        };
+        request = self.settings.auth.apply(request);
         let response =
             request
                 .body(body)

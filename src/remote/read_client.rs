@@ -72,13 +72,7 @@ impl RemoteReadClient {
         for (name, value) in &self.settings.headers {
             http = http.header(name, value);
         }
-        http = match &self.settings.auth {
-            Auth::None => http,
-            Auth::Basic { username, password } => http.basic_auth(username, Some(password)),
-            Auth::Authorization { kind, credentials } => {
-                http.header("Authorization", format!("{kind} {credentials}"))
-            }
-        };
+        http = self.settings.auth.apply(http);
         let response = http
             .body(codec::encode(request))
             .send()
