@@ -3,12 +3,12 @@
 //! and a binary operator over 1, 100 and 1,000 series, at 1h and 24h ranges
 //! with a 15s scrape interval and a 15s query step.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/targets/promql cargo bench --bench promql`
+//! Run: `cargo bench --bench promql`
 //! (one case: append a filter, e.g. `-- 'rate/1000 series/24h'`).
 //!
 //! Data: `a_N` and `b_N` (N series each, label `l`) and `h_N`, a classic
 //! histogram of max(1, N/10) label sets times 10 `le` buckets; 24h of
-//! samples every 15s, loaded through the `Appender`.
+//! samples every 15s, loaded through the `Appender` into the TSDB.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,16 +18,24 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use promshard::model::Labels;
 use promshard::promql::{Engine, EngineOptions};
 use promshard::storage::memory::MemStorage;
+use promshard::tsdb::{Db, DbOptions};
 use promshard::storage::{Appendable, Queryable};
 
 const SCRAPE_INTERVAL_MS: i64 = 15_000;
 const DAY_MS: i64 = 86_400_000;
 const SERIES_COUNTS: [usize; 3] = [1, 100, 1000];
 
-/// The store under test; switching to the TSDB is this one function.
+/// The store under test: the real TSDB in a temporary directory (kept for
+/// the whole run), as a node queries it. `PROMQL_BENCH_STORE=memory` uses
+/// the in-memory twin instead, to separate engine from storage cost.
 fn new_storage() -> (Arc<dyn Queryable>, Arc<dyn Appendable>) {
-    let storage = MemStorage::new();
-    (Arc::new(storage.clone()), Arc::new(storage))
+    if std::env::var("PROMQL_BENCH_STORE").as_deref() == Ok("memory") {
+        let storage = MemStorage::new();
+        return (Arc::new(storage.clone()), Arc::new(storage));
+    }
+    let dir = tempfile::tempdir().expect("temporary directory").keep();
+    let db = Db::open(&dir, DbOptions::default(), &prometheus::Registry::new()).expect("open the TSDB");
+    (db.clone(), db)
 }
 
 fn append_series(appendable: &dyn Appendable, labels: &Labels, value_at: impl Fn(i64) -> f64) {
