@@ -18,8 +18,8 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use promshard::model::Labels;
 use promshard::promql::{Engine, EngineOptions};
 use promshard::storage::memory::MemStorage;
-use promshard::tsdb::{Db, DbOptions};
 use promshard::storage::{Appendable, Queryable};
+use promshard::tsdb::{Db, DbOptions};
 
 const SCRAPE_INTERVAL_MS: i64 = 15_000;
 const DAY_MS: i64 = 86_400_000;
@@ -34,7 +34,8 @@ fn new_storage() -> (Arc<dyn Queryable>, Arc<dyn Appendable>) {
         return (Arc::new(storage.clone()), Arc::new(storage));
     }
     let dir = tempfile::tempdir().expect("temporary directory").keep();
-    let db = Db::open(&dir, DbOptions::default(), &prometheus::Registry::new()).expect("open the TSDB");
+    let db =
+        Db::open(&dir, DbOptions::default(), &prometheus::Registry::new()).expect("open the TSDB");
     (db.clone(), db)
 }
 
