@@ -118,12 +118,12 @@ impl SeriesSet for WarningsOnly {
 impl Querier for FanoutQuerier {
     fn select(
         &self,
-        _sorted: bool,
+        sorted: bool,
         hints: Option<&SelectHints>,
         matchers: &[Matcher],
     ) -> Box<dyn SeriesSet> {
         if self.secondaries.is_empty() && self.warnings.is_empty() {
-            return self.primary.select(true, hints, matchers);
+            return self.primary.select(sorted, hints, matchers);
         }
         // Merging needs every input in label order.
         let mut sets = vec![self.primary.select(true, hints, matchers)];

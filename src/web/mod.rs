@@ -96,15 +96,6 @@ pub fn api_success(data: serde_json::Value) -> Response {
     Json(json!({"status": "success", "data": data})).into_response()
 }
 
-/// A Prometheus-shaped API error.
-pub fn api_error(status: StatusCode, error_type: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({"status": "error", "errorType": error_type, "error": message})),
-    )
-        .into_response()
-}
-
 async fn healthy() -> &'static str {
     "Prometheus Server is Healthy.\n"
 }

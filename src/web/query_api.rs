@@ -213,6 +213,24 @@ fn time_param(params: &Params, name: &str, default: i64) -> Result<i64, ApiError
     }
 }
 
+/// A parameter that must be present: a missing or empty one is reported as
+/// Prometheus does (`cannot parse "" to a valid <kind>`).
+fn required_param<T>(
+    params: &Params,
+    name: &str,
+    parse: fn(&str) -> Result<T, String>,
+    kind: &str,
+) -> Result<T, ApiError> {
+    let text = params.get(name).unwrap_or("");
+    if text.is_empty() {
+        return Err(ApiError::invalid_parameter(
+            name,
+            format!("cannot parse \"\" to a valid {kind}"),
+        ));
+    }
+    parse(text).map_err(|e| ApiError::invalid_parameter(name, e))
+}
+
 fn limit_param(params: &Params) -> Result<usize, ApiError> {
     match params.get("limit") {
         None => Ok(0),
@@ -279,39 +297,15 @@ async fn query_range(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let params = request_params(raw, &headers, &body);
-    let start = match params.get("start") {
-        Some(text) => parse_time(text).map_err(|e| ApiError::invalid_parameter("start", e))?,
-        None => {
-            return Err(ApiError::invalid_parameter(
-                "start",
-                "cannot parse \"\" to a valid timestamp",
-            ));
-        }
-    };
-    let end = match params.get("end") {
-        Some(text) => parse_time(text).map_err(|e| ApiError::invalid_parameter("end", e))?,
-        None => {
-            return Err(ApiError::invalid_parameter(
-                "end",
-                "cannot parse \"\" to a valid timestamp",
-            ));
-        }
-    };
+    let start = required_param(&params, "start", parse_time, "timestamp")?;
+    let end = required_param(&params, "end", parse_time, "timestamp")?;
     if end < start {
         return Err(ApiError::invalid_parameter(
             "end",
             "end timestamp must not be before start time",
         ));
     }
-    let step = match params.get("step") {
-        Some(text) => parse_duration(text).map_err(|e| ApiError::invalid_parameter("step", e))?,
-        None => {
-            return Err(ApiError::invalid_parameter(
-                "step",
-                "cannot parse \"\" to a valid duration",
-            ));
-        }
-    };
+    let step = required_param(&params, "step", parse_duration, "duration")?;
     if step <= 0 {
         return Err(ApiError::invalid_parameter(
             "step",

@@ -264,11 +264,6 @@ pub fn start_exporter() -> (ChildGuard, u16) {
     (guard, port)
 }
 
-/// Whether `path` exists (re-exported for brevity in tests).
-pub fn exists(path: &Path) -> bool {
-    path.exists()
-}
-
 /// A hostile (and a well-behaved) scrape target on loopback, served from its
 /// own thread and runtime so that blocking tests can use it:
 /// `/ok` a small valid body whose gauge `test_value` can be set;
