@@ -1,3 +1,4 @@
 //! Recording and alerting rules.
 
 pub mod file;
+pub mod template;
