@@ -52,12 +52,9 @@ fn run_command(command: Command) -> u8 {
             promshard::config::check::check_rule_files(&files, &mut stdout, &mut stderr),
         ),
         Command::Tsdb(tsdb) => node::run_tsdb_command(tsdb),
-        Command::Test(flags::TestCommand::Rules { .. }) => {
-            eprintln!(
-                "promshard test rules: not available yet (rules and alerting, issue 7, has not landed)"
-            );
-            1
-        }
+        Command::Test(flags::TestCommand::Rules { files }) => clamp_exit(
+            promshard::rules::unittest::run_test_files(&files, &mut stdout, &mut stderr),
+        ),
         Command::Cluster(flags::ClusterCommand::Ring { config }) => {
             node::print_cluster_ring(&config)
         }

@@ -127,7 +127,10 @@ const STEP_LIMIT: usize = 1_000_000;
 
 impl<'a> Executor<'a> {
     /// An executor with `variables` predeclared.
-    pub fn new(variables: Vec<(String, TemplateValue)>, functions: &'a FunctionContext<'a>) -> Self {
+    pub fn new(
+        variables: Vec<(String, TemplateValue)>,
+        functions: &'a FunctionContext<'a>,
+    ) -> Self {
         Executor {
             variables,
             functions,
@@ -189,7 +192,11 @@ impl<'a> Executor<'a> {
             BranchKind::If | BranchKind::With => {
                 let value = self.pipeline(pipeline, dot)?;
                 if value.is_true() {
-                    let next_dot = if kind == BranchKind::With { value } else { dot.clone() };
+                    let next_dot = if kind == BranchKind::With {
+                        value
+                    } else {
+                        dot.clone()
+                    };
                     self.run_list(body, &next_dot)
                 } else {
                     self.run_list(otherwise, dot)
@@ -246,7 +253,11 @@ impl<'a> Executor<'a> {
         }
     }
 
-    fn pipeline(&mut self, pipeline: &Pipeline, dot: &TemplateValue) -> Result<TemplateValue, TemplateError> {
+    fn pipeline(
+        &mut self,
+        pipeline: &Pipeline,
+        dot: &TemplateValue,
+    ) -> Result<TemplateValue, TemplateError> {
         let mut value: Option<TemplateValue> = None;
         for command in &pipeline.commands {
             value = Some(self.command(command, dot, value)?);
@@ -254,10 +265,17 @@ impl<'a> Executor<'a> {
         let value = value.unwrap_or(TemplateValue::Nil);
         for name in &pipeline.variables {
             if pipeline.is_assignment {
-                match self.variables.iter_mut().rev().find(|(known, _)| known == name) {
+                match self
+                    .variables
+                    .iter_mut()
+                    .rev()
+                    .find(|(known, _)| known == name)
+                {
                     Some(slot) => slot.1 = value.clone(),
                     None => {
-                        return Err(TemplateError::Execute(format!("undefined variable: {name}")));
+                        return Err(TemplateError::Execute(format!(
+                            "undefined variable: {name}"
+                        )));
                     }
                 }
             } else {
@@ -320,7 +338,11 @@ impl<'a> Executor<'a> {
         Ok(last)
     }
 
-    fn operand(&mut self, operand: &Operand, dot: &TemplateValue) -> Result<TemplateValue, TemplateError> {
+    fn operand(
+        &mut self,
+        operand: &Operand,
+        dot: &TemplateValue,
+    ) -> Result<TemplateValue, TemplateError> {
         match operand {
             Operand::Field(fields) => field_chain(dot.clone(), fields),
             Operand::Variable(name, fields) => {
@@ -349,10 +371,15 @@ impl<'a> Executor<'a> {
 
 /// `.a.b` on `value`; a missing map key is the zero value (Prometheus sets
 /// `missingkey=zero`), a field of a non-map is an error.
-fn field_chain(mut value: TemplateValue, fields: &[String]) -> Result<TemplateValue, TemplateError> {
+fn field_chain(
+    mut value: TemplateValue,
+    fields: &[String],
+) -> Result<TemplateValue, TemplateError> {
     for field in fields {
         value = match value {
-            TemplateValue::Map(mut map) => map.remove(field).unwrap_or(TemplateValue::Text(String::new())),
+            TemplateValue::Map(mut map) => map
+                .remove(field)
+                .unwrap_or(TemplateValue::Text(String::new())),
             TemplateValue::Nil => TemplateValue::Nil,
             other => {
                 return Err(TemplateError::Execute(format!(

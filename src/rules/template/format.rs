@@ -133,7 +133,11 @@ pub fn go_format_float(value: f64, verb: char, precision: Option<usize>) -> Stri
                 } else {
                     wanted
                 };
-                format_fixed(&decimal, (shown as i32 - decimal.point).max(0) as usize, &mut out);
+                format_fixed(
+                    &decimal,
+                    (shown as i32 - decimal.point).max(0) as usize,
+                    &mut out,
+                );
             }
         }
     }

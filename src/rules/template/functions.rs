@@ -7,7 +7,8 @@ use super::exec::TemplateValue;
 use super::format::go_format_float;
 
 /// A query run from a template: expression in, samples (labels, value) out.
-pub type TemplateQuery<'a> = &'a dyn Fn(&str) -> Result<Vec<(BTreeMap<String, String>, f64)>, String>;
+pub type TemplateQuery<'a> =
+    &'a dyn Fn(&str) -> Result<Vec<(BTreeMap<String, String>, f64)>, String>;
 
 /// What functions may use besides their arguments.
 pub struct FunctionContext<'a> {
@@ -45,8 +46,15 @@ fn to_float(name: &str, value: &TemplateValue) -> Result<f64, TemplateError> {
                 "NaN" => Ok(f64::NAN),
                 _ => Err(()),
             })
-            .or_else(|_| fail(format!("error executing {name}: strconv.ParseFloat: parsing {text:?}: invalid syntax"))),
-        other => fail(format!("error executing {name}: can't convert {} to float", other.type_name())),
+            .or_else(|_| {
+                fail(format!(
+                    "error executing {name}: strconv.ParseFloat: parsing {text:?}: invalid syntax"
+                ))
+            }),
+        other => fail(format!(
+            "error executing {name}: can't convert {} to float",
+            other.type_name()
+        )),
     }
 }
 
@@ -211,7 +219,9 @@ fn query_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
             b' ' => out.push('+'),
             other => out.push_str(&format!("%{other:02X}")),
         }
@@ -239,7 +249,11 @@ fn html_escape(text: &str) -> String {
     out
 }
 
-fn compare(name: &str, left: &TemplateValue, right: &TemplateValue) -> Result<std::cmp::Ordering, TemplateError> {
+fn compare(
+    name: &str,
+    left: &TemplateValue,
+    right: &TemplateValue,
+) -> Result<std::cmp::Ordering, TemplateError> {
     use TemplateValue::*;
     let ordering = match (left, right) {
         (Integer(a), Integer(b)) => a.cmp(b),
@@ -281,7 +295,8 @@ pub fn call_function(
     use TemplateValue::*;
     let text_of = |index: usize| arguments.get(index).map(to_text).unwrap_or_default();
     match name {
-        "humanize" | "humanize1024" | "humanizeDuration" | "humanizePercentage" | "humanizeTimestamp" => {
+        "humanize" | "humanize1024" | "humanizeDuration" | "humanizePercentage"
+        | "humanizeTimestamp" => {
             arity(name, &arguments, 1)?;
             let value = to_float(name, &arguments[0])?;
             Ok(Text(match name {
@@ -292,7 +307,8 @@ pub fn call_function(
                 _ => humanize_timestamp(value),
             }))
         }
-        "toUpper" | "toLower" | "title" | "safeHtml" | "stripPort" | "stripDomain" | "html" | "urlquery" => {
+        "toUpper" | "toLower" | "title" | "safeHtml" | "stripPort" | "stripDomain" | "html"
+        | "urlquery" => {
             arity(name, &arguments, 1)?;
             let text = text_of(0);
             Ok(Text(match name {
@@ -309,9 +325,14 @@ pub fn call_function(
         "reReplaceAll" => {
             arity(name, &arguments, 3)?;
             // Go's ReplaceAllString is unanchored: the pattern as written.
-            let pattern = regex::Regex::new(&text_of(0))
-                .map_err(|error| TemplateError::Execute(format!("error calling reReplaceAll: {error}")))?;
-            Ok(Text(pattern.replace_all(&text_of(2), text_of(1).as_str()).into_owned()))
+            let pattern = regex::Regex::new(&text_of(0)).map_err(|error| {
+                TemplateError::Execute(format!("error calling reReplaceAll: {error}"))
+            })?;
+            Ok(Text(
+                pattern
+                    .replace_all(&text_of(2), text_of(1).as_str())
+                    .into_owned(),
+            ))
         }
         "match" => {
             arity(name, &arguments, 2)?;
@@ -331,7 +352,10 @@ pub fn call_function(
                     .into_iter()
                     .map(|(labels, value)| {
                         Map(BTreeMap::from([
-                            ("Labels".to_string(), TemplateValue::from_string_map(&labels)),
+                            (
+                                "Labels".to_string(),
+                                TemplateValue::from_string_map(&labels),
+                            ),
                             ("Value".to_string(), Float(value)),
                         ]))
                     })
@@ -341,11 +365,16 @@ pub fn call_function(
         "first" => {
             arity(name, &arguments, 1)?;
             match &arguments[0] {
-                List(list) => list
-                    .first()
-                    .cloned()
-                    .ok_or_else(|| TemplateError::Execute("error calling first: first() called on vector with no elements".to_string())),
-                other => fail(format!("error calling first: not a query result: {}", other.type_name())),
+                List(list) => list.first().cloned().ok_or_else(|| {
+                    TemplateError::Execute(
+                        "error calling first: first() called on vector with no elements"
+                            .to_string(),
+                    )
+                }),
+                other => fail(format!(
+                    "error calling first: not a query result: {}",
+                    other.type_name()
+                )),
             }
         }
         "label" => {
@@ -359,7 +388,10 @@ pub fn call_function(
             arity(name, &arguments, 1)?;
             match &arguments[0] {
                 Map(map) => Ok(map.get("Value").cloned().unwrap_or(Nil)),
-                other => fail(format!("error calling value: not a sample: {}", other.type_name())),
+                other => fail(format!(
+                    "error calling value: not a sample: {}",
+                    other.type_name()
+                )),
             }
         }
         "strvalue" => {
@@ -382,7 +414,10 @@ pub fn call_function(
                     });
                     Ok(List(sorted))
                 }
-                other => fail(format!("error calling sortByLabel: not a query result: {}", other.type_name())),
+                other => fail(format!(
+                    "error calling sortByLabel: not a query result: {}",
+                    other.type_name()
+                )),
             }
         }
         "args" => Ok(Map(arguments
@@ -394,13 +429,18 @@ pub fn call_function(
         "pathPrefix" => Ok(Text(String::new())),
         "graphLink" | "tableLink" => {
             arity(name, &arguments, 1)?;
-            Ok(Text(expression_link(&text_of(0), if name == "graphLink" { 0 } else { 1 })))
+            Ok(Text(expression_link(
+                &text_of(0),
+                if name == "graphLink" { 0 } else { 1 },
+            )))
         }
         "parseDuration" => {
             arity(name, &arguments, 1)?;
             crate::config::PromDuration::parse(&text_of(0))
                 .map(|duration| Float(duration.as_duration().as_secs_f64()))
-                .map_err(|error| TemplateError::Execute(format!("error calling parseDuration: {error}")))
+                .map_err(|error| {
+                    TemplateError::Execute(format!("error calling parseDuration: {error}"))
+                })
         }
         "toTime" => {
             arity(name, &arguments, 1)?;
@@ -451,7 +491,10 @@ pub fn call_function(
                 Text(text) => Ok(Integer(text.len() as i64)),
                 Map(map) => Ok(Integer(map.len() as i64)),
                 List(list) => Ok(Integer(list.len() as i64)),
-                other => fail(format!("error calling len: len of type {}", other.type_name())),
+                other => fail(format!(
+                    "error calling len: len of type {}",
+                    other.type_name()
+                )),
             }
         }
         "index" => {
@@ -465,15 +508,28 @@ pub fn call_function(
                     (List(list), Integer(position)) => usize::try_from(*position)
                         .ok()
                         .and_then(|position| list.get(position).cloned())
-                        .ok_or_else(|| TemplateError::Execute(format!("error calling index: index out of range: {position}")))?,
+                        .ok_or_else(|| {
+                            TemplateError::Execute(format!(
+                                "error calling index: index out of range: {position}"
+                            ))
+                        })?,
                     (Text(text), Integer(position)) => usize::try_from(*position)
                         .ok()
                         .and_then(|position| text.as_bytes().get(position).copied())
                         .map(|byte| Integer(byte as i64))
-                        .ok_or_else(|| TemplateError::Execute(format!("error calling index: index out of range: {position}")))?,
-                    (Nil, _) => return fail("error calling index: index of untyped nil".to_string()),
+                        .ok_or_else(|| {
+                            TemplateError::Execute(format!(
+                                "error calling index: index out of range: {position}"
+                            ))
+                        })?,
+                    (Nil, _) => {
+                        return fail("error calling index: index of untyped nil".to_string());
+                    }
                     (other, _) => {
-                        return fail(format!("error calling index: can't index item of type {}", other.type_name()));
+                        return fail(format!(
+                            "error calling index: can't index item of type {}",
+                            other.type_name()
+                        ));
                     }
                 };
             }
@@ -526,7 +582,11 @@ mod tests {
             (humanize_duration, 90061.0, "1d 1h 1m 1s"),
             (humanize_duration, 0.25, "250ms"),
             (humanize_duration, 1.5, "1.5s"),
-            (humanize_timestamp, 1435065584.128, "2015-06-23 13:19:44.128 +0000 UTC"),
+            (
+                humanize_timestamp,
+                1435065584.128,
+                "2015-06-23 13:19:44.128 +0000 UTC",
+            ),
             (humanize_timestamp, 0.0, "1970-01-01 00:00:00 +0000 UTC"),
         ];
         for (function, input, expected) in cases {

@@ -16,6 +16,11 @@ use std::collections::BTreeMap;
 
 pub use exec::TemplateValue;
 pub use format::go_float;
+
+/// Go's `%e` with the shortest digits (`6e+01`).
+pub fn go_float_e(value: f64) -> String {
+    format::go_format_float(value, 'e', None)
+}
 pub use functions::{TemplateQuery, expression_link};
 
 /// Why a template did not parse or expand.
@@ -58,7 +63,11 @@ impl Template {
 
     /// Expands the template over `data`; `query` serves the `query`
     /// function (absent: `query` fails).
-    pub fn expand(&self, data: &AlertTemplateData, query: Option<TemplateQuery<'_>>) -> Result<String, TemplateError> {
+    pub fn expand(
+        &self,
+        data: &AlertTemplateData,
+        query: Option<TemplateQuery<'_>>,
+    ) -> Result<String, TemplateError> {
         let labels = TemplateValue::from_string_map(&data.labels);
         let external_labels = TemplateValue::from_string_map(&data.external_labels);
         let external_url = TemplateValue::Text(data.external_url.clone());
@@ -129,7 +138,10 @@ fn check_list(nodes: &[parse::Node], scope: &mut Vec<String>) -> Result<(), Temp
     Ok(())
 }
 
-fn check_pipeline(pipeline: &parse::Pipeline, scope: &mut Vec<String>) -> Result<(), TemplateError> {
+fn check_pipeline(
+    pipeline: &parse::Pipeline,
+    scope: &mut Vec<String>,
+) -> Result<(), TemplateError> {
     for command in &pipeline.commands {
         for operand in command {
             match operand {

@@ -98,7 +98,9 @@ pub fn parse(text: &str) -> Result<NodeList, TemplateError> {
     let (nodes, terminator) = parse_list(&actions, &mut position, 0)?;
     match terminator {
         None => Ok(nodes),
-        Some(keyword) => Err(TemplateError::Parse(format!("unexpected {{{{{keyword}}}}}"))),
+        Some(keyword) => Err(TemplateError::Parse(format!(
+            "unexpected {{{{{keyword}}}}}"
+        ))),
     }
 }
 
@@ -129,7 +131,8 @@ fn split_actions(text: &str) -> Result<Vec<Piece>, TemplateError> {
         if !before.is_empty() {
             pieces.push(Piece::Text(before.to_string()));
         }
-        let close = find_close(inside).ok_or_else(|| TemplateError::Parse("unclosed action".to_string()))?;
+        let close = find_close(inside)
+            .ok_or_else(|| TemplateError::Parse("unclosed action".to_string()))?;
         let mut action = &inside[..close];
         trim_next_text = false;
         if action.ends_with(" -")
@@ -143,7 +146,11 @@ fn split_actions(text: &str) -> Result<Vec<Piece>, TemplateError> {
         pieces.push(Piece::Action(action.trim().to_string()));
         rest = &inside[close + 2..];
     }
-    let last = if trim_next_text { rest.trim_start() } else { rest };
+    let last = if trim_next_text {
+        rest.trim_start()
+    } else {
+        rest
+    };
     if !last.is_empty() {
         pieces.push(Piece::Text(last.to_string()));
     }
@@ -202,9 +209,13 @@ fn parse_list(
         };
         match keyword {
             "end" if depth > 0 => return Ok((nodes, Some("end".to_string()))),
-            "else" if depth > 0 => return Ok((nodes, Some(format!("else {rest}").trim().to_string()))),
+            "else" if depth > 0 => {
+                return Ok((nodes, Some(format!("else {rest}").trim().to_string())));
+            }
             "end" | "else" => {
-                return Err(TemplateError::Parse(format!("unexpected {{{{{keyword}}}}}")));
+                return Err(TemplateError::Parse(format!(
+                    "unexpected {{{{{keyword}}}}}"
+                )));
             }
             "if" | "with" | "range" => {
                 let kind = match keyword {
@@ -235,7 +246,9 @@ fn parse_branch(
     depth: usize,
 ) -> Result<Node, TemplateError> {
     if condition.is_empty() {
-        return Err(TemplateError::Parse("missing value for command".to_string()));
+        return Err(TemplateError::Parse(
+            "missing value for command".to_string(),
+        ));
     }
     let pipeline = parse_pipeline(condition)?;
     let (body, terminator) = parse_list(pieces, position, depth + 1)?;
@@ -258,9 +271,19 @@ fn parse_branch(
             let nested_kind = match nested_keyword {
                 "if" => BranchKind::If,
                 "with" => BranchKind::With,
-                _ => return Err(TemplateError::Parse(format!("unexpected {{{{{chained}}}}}"))),
+                _ => {
+                    return Err(TemplateError::Parse(format!(
+                        "unexpected {{{{{chained}}}}}"
+                    )));
+                }
             };
-            vec![parse_branch(nested_kind, nested_condition, pieces, position, depth)?]
+            vec![parse_branch(
+                nested_kind,
+                nested_condition,
+                pieces,
+                position,
+                depth,
+            )?]
         }
         _ => return Err(TemplateError::Parse("unexpected EOF".to_string())),
     };
@@ -449,7 +472,10 @@ pub fn parse_pipeline(action: &str) -> Result<Pipeline, TemplateError> {
     Ok(pipeline)
 }
 
-fn pipeline_from_tokens(tokens: &[(Token, bool)], position: &mut usize) -> Result<Pipeline, TemplateError> {
+fn pipeline_from_tokens(
+    tokens: &[(Token, bool)],
+    position: &mut usize,
+) -> Result<Pipeline, TemplateError> {
     let mut pipeline = Pipeline::default();
     // Declarations: `$x :=`, `$i, $v :=`, `$x =`.
     let mut lookahead = *position;
@@ -525,21 +551,29 @@ fn pipeline_from_tokens(tokens: &[(Token, bool)], position: &mut usize) -> Resul
                 }
                 *position += 1;
                 if inner.commands.is_empty() {
-                    return Err(TemplateError::Parse("missing value for parenthesized pipeline".to_string()));
+                    return Err(TemplateError::Parse(
+                        "missing value for parenthesized pipeline".to_string(),
+                    ));
                 }
                 Operand::Nested(Box::new(inner), Vec::new())
             }
             other => {
-                return Err(TemplateError::Parse(format!("unexpected {other:?} in operand")));
+                return Err(TemplateError::Parse(format!(
+                    "unexpected {other:?} in operand"
+                )));
             }
         };
         command.push(operand);
     }
     if command.is_empty() {
         if pipeline.commands.is_empty() {
-            return Err(TemplateError::Parse("missing value for command".to_string()));
+            return Err(TemplateError::Parse(
+                "missing value for command".to_string(),
+            ));
         }
-        return Err(TemplateError::Parse("missing command after pipe".to_string()));
+        return Err(TemplateError::Parse(
+            "missing command after pipe".to_string(),
+        ));
     }
     pipeline.commands.push(command);
     Ok(pipeline)
@@ -552,7 +586,10 @@ fn parse_number(text: &str) -> Result<Operand, TemplateError> {
         None => (false, cleaned.trim_start_matches('+').to_string()),
     };
     let sign = if negative { -1 } else { 1 };
-    if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+    if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
         return i64::from_str_radix(hex, 16)
             .map(|value| Operand::Integer(sign * value))
             .map_err(|_| TemplateError::Parse(format!("bad number syntax: {text:?}")));

@@ -65,7 +65,15 @@ pub fn sprintf(format: &str, arguments: &[TemplateValue]) -> String {
         };
         next_argument += 1;
         let body = format_one(verb, &spec, argument);
-        pad(&mut out, body, &spec, matches!(argument, TemplateValue::Integer(_) | TemplateValue::Float(_)));
+        pad(
+            &mut out,
+            body,
+            &spec,
+            matches!(
+                argument,
+                TemplateValue::Integer(_) | TemplateValue::Float(_)
+            ),
+        );
     }
     if next_argument < arguments.len() {
         out.push_str("%!(EXTRA ");
@@ -84,7 +92,13 @@ fn take_number(characters: &[char], index: &mut usize) -> Option<usize> {
     while characters.get(*index).is_some_and(char::is_ascii_digit) {
         *index += 1;
     }
-    (begin < *index).then(|| characters[begin..*index].iter().collect::<String>().parse().unwrap_or(0))
+    (begin < *index).then(|| {
+        characters[begin..*index]
+            .iter()
+            .collect::<String>()
+            .parse()
+            .unwrap_or(0)
+    })
 }
 
 fn signed(text: String, spec: &Spec) -> String {
@@ -102,9 +116,17 @@ fn signed(text: String, spec: &Spec) -> String {
 fn format_one(verb: char, spec: &Spec, argument: &TemplateValue) -> String {
     use TemplateValue::*;
     match (verb, argument) {
-        ('v', Float(value)) | ('g', Float(value)) => signed(go_format_float(*value, 'g', spec.precision), spec),
-        ('f' | 'F', Float(value)) => signed(go_format_float(*value, 'f', Some(spec.precision.unwrap_or(6))), spec),
-        ('e', Float(value)) => signed(go_format_float(*value, 'e', Some(spec.precision.unwrap_or(6))), spec),
+        ('v', Float(value)) | ('g', Float(value)) => {
+            signed(go_format_float(*value, 'g', spec.precision), spec)
+        }
+        ('f' | 'F', Float(value)) => signed(
+            go_format_float(*value, 'f', Some(spec.precision.unwrap_or(6))),
+            spec,
+        ),
+        ('e', Float(value)) => signed(
+            go_format_float(*value, 'e', Some(spec.precision.unwrap_or(6))),
+            spec,
+        ),
         ('f' | 'F' | 'e' | 'g', Integer(value)) => format!("%!{verb}(int={value})"),
         ('d' | 'v', Integer(value)) => signed(value.to_string(), spec),
         ('x', Integer(value)) => format!("{value:x}"),

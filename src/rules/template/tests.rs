@@ -5,7 +5,10 @@ use super::*;
 fn data() -> AlertTemplateData {
     AlertTemplateData {
         labels: BTreeMap::from([
-            ("instance".to_string(), "node-1.example.com:9100".to_string()),
+            (
+                "instance".to_string(),
+                "node-1.example.com:9100".to_string(),
+            ),
             ("job".to_string(), "node".to_string()),
             ("severity".to_string(), "page".to_string()),
         ]),
@@ -19,28 +22,55 @@ fn data() -> AlertTemplateData {
 fn templates_expand_as_prometheus_expands_them() {
     let cases: &[(&str, &str)] = &[
         ("plain text", "plain text"),
-        ("{{ $labels.instance }} down", "node-1.example.com:9100 down"),
+        (
+            "{{ $labels.instance }} down",
+            "node-1.example.com:9100 down",
+        ),
         ("{{ .Labels.job }}/{{ $labels.missing }}|", "node/|"),
         ("{{ $value }}", "0.873"),
-        ("{{ $externalLabels.cluster }} {{ $externalURL }}", "eu-1 http://promshard.example:9090"),
+        (
+            "{{ $externalLabels.cluster }} {{ $externalURL }}",
+            "eu-1 http://promshard.example:9090",
+        ),
         ("{{ $value | humanizePercentage }}", "87.3%"),
         ("{{ humanize 1234567 }}", "1.235M"),
         ("{{ 2048 | humanize1024 }}", "2ki"),
         ("{{ humanizeDuration 3725 }}", "1h 2m 5s"),
         ("{{ printf \"%.1f\" $value }}", "0.9"),
         ("{{ if gt $value 0.5 }}high{{ else }}low{{ end }}", "high"),
-        ("{{ if lt $value 0.5 }}low{{ else if eq $labels.job \"node\" }}node{{ end }}", "node"),
+        (
+            "{{ if lt $value 0.5 }}low{{ else if eq $labels.job \"node\" }}node{{ end }}",
+            "node",
+        ),
         ("{{ with $labels.job }}job={{ . }}{{ end }}", "job=node"),
         ("{{ with $labels.missing }}x{{ else }}none{{ end }}", "none"),
-        ("{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}", "instance=node-1.example.com:9100;job=node;severity=page;"),
-        ("{{ range $labels }}{{ . }} {{ end }}", "node-1.example.com:9100 node page "),
-        ("{{ $labels.job | toUpper }} {{ title \"hello world\" }} {{ toLower \"AB\" }}", "NODE Hello World ab"),
-        ("{{ reReplaceAll \"(.*):.*\" \"$1\" $labels.instance }}", "node-1.example.com"),
+        (
+            "{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}",
+            "instance=node-1.example.com:9100;job=node;severity=page;",
+        ),
+        (
+            "{{ range $labels }}{{ . }} {{ end }}",
+            "node-1.example.com:9100 node page ",
+        ),
+        (
+            "{{ $labels.job | toUpper }} {{ title \"hello world\" }} {{ toLower \"AB\" }}",
+            "NODE Hello World ab",
+        ),
+        (
+            "{{ reReplaceAll \"(.*):.*\" \"$1\" $labels.instance }}",
+            "node-1.example.com",
+        ),
         ("{{ $labels.instance | stripPort }}", "node-1.example.com"),
         ("{{ if match \"^node\" $labels.job }}yes{{ end }}", "yes"),
         ("{{ len $labels }} {{ index $labels \"job\" }}", "3 node"),
-        ("{{ and true 0 }} {{ or 0 \"x\" }} {{ not false }}", "0 x true"),
-        ("{{ $x := 1 }}{{ if true }}{{ $x = 2 }}{{ end }}{{ $x }}", "2"),
+        (
+            "{{ and true 0 }} {{ or 0 \"x\" }} {{ not false }}",
+            "0 x true",
+        ),
+        (
+            "{{ $x := 1 }}{{ if true }}{{ $x = 2 }}{{ end }}{{ $x }}",
+            "2",
+        ),
         ("a  {{- \" b \" -}}  c", "a b c"),
         ("{{/* a comment */}}x", "x"),
         ("{{ (args 1 \"two\").arg1 }}", "two"),
@@ -60,14 +90,26 @@ fn query_results_feed_first_label_value_and_sort() {
     let query = |expression: &str| -> Result<Vec<(BTreeMap<String, String>, f64)>, String> {
         assert_eq!(expression, "up");
         Ok(vec![
-            (BTreeMap::from([("instance".to_string(), "b".to_string())]), 0.0),
-            (BTreeMap::from([("instance".to_string(), "a".to_string())]), 1.0),
+            (
+                BTreeMap::from([("instance".to_string(), "b".to_string())]),
+                0.0,
+            ),
+            (
+                BTreeMap::from([("instance".to_string(), "a".to_string())]),
+                1.0,
+            ),
         ])
     };
     let cases: &[(&str, &str)] = &[
         ("{{ query \"up\" | first | value }}", "0"),
-        ("{{ with query \"up\" }}{{ . | first | label \"instance\" }}{{ end }}", "b"),
-        ("{{ range query \"up\" | sortByLabel \"instance\" }}{{ .Labels.instance }}={{ .Value }} {{ end }}", "a=1 b=0 "),
+        (
+            "{{ with query \"up\" }}{{ . | first | label \"instance\" }}{{ end }}",
+            "b",
+        ),
+        (
+            "{{ range query \"up\" | sortByLabel \"instance\" }}{{ .Labels.instance }}={{ .Value }} {{ end }}",
+            "a=1 b=0 ",
+        ),
         ("{{ len (query \"up\") }}", "2"),
     ];
     for (template, expected) in cases {
@@ -90,7 +132,10 @@ fn malformed_templates_are_rejected_at_parse_time() {
         "{{ else }}",
     ];
     for template in bad {
-        assert!(Template::parse(template).is_err(), "{template:?} should not parse");
+        assert!(
+            Template::parse(template).is_err(),
+            "{template:?} should not parse"
+        );
     }
 }
 
@@ -107,6 +152,9 @@ fn execution_errors_are_reported_not_panicked() {
         "{{ $value.Field }}",
     ];
     for template in bad {
-        assert!(expand_template(template, &data(), None).is_err(), "{template:?} should fail");
+        assert!(
+            expand_template(template, &data(), None).is_err(),
+            "{template:?} should fail"
+        );
     }
 }
