@@ -531,3 +531,7 @@ fn fnv64a(bytes: &[u8]) -> u64 {
     }
     hash
 }
+
+#[cfg(test)]
+#[path = "group_tests.rs"]
+mod tests;

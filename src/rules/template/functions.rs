@@ -286,6 +286,52 @@ fn sample_labels(sample: &TemplateValue) -> Option<&BTreeMap<String, TemplateVal
     }
 }
 
+/// Every function a template may call.
+pub const FUNCTION_NAMES: &[&str] = &[
+    "humanize",
+    "humanize1024",
+    "humanizeDuration",
+    "humanizePercentage",
+    "humanizeTimestamp",
+    "toUpper",
+    "toLower",
+    "title",
+    "safeHtml",
+    "stripPort",
+    "stripDomain",
+    "html",
+    "urlquery",
+    "reReplaceAll",
+    "match",
+    "query",
+    "first",
+    "label",
+    "value",
+    "strvalue",
+    "sortByLabel",
+    "args",
+    "externalURL",
+    "pathPrefix",
+    "graphLink",
+    "tableLink",
+    "parseDuration",
+    "toTime",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "not",
+    "and",
+    "or",
+    "len",
+    "index",
+    "print",
+    "println",
+    "printf",
+];
+
 /// Calls function `name` with `arguments` (the piped value last).
 pub fn call_function(
     context: &FunctionContext<'_>,

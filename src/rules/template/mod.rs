@@ -149,6 +149,13 @@ fn check_pipeline(
                     return Err(TemplateError::Parse(format!("undefined variable {name:?}")));
                 }
                 parse::Operand::Nested(inner, _) => check_pipeline(inner, scope)?,
+                parse::Operand::Function(name)
+                    if !functions::FUNCTION_NAMES.contains(&name.as_str()) =>
+                {
+                    return Err(TemplateError::Parse(format!(
+                        "function {name:?} not defined"
+                    )));
+                }
                 _ => {}
             }
         }
