@@ -23,6 +23,7 @@ use promshard::discovery::DiscoveryManager;
 use promshard::promql::{Engine, EngineOptions};
 use promshard::remote::read_client::{ReadClientSettings, RemoteReadClient, RemoteReadQueryable};
 use promshard::remote::write::RemoteWriteManager;
+use promshard::rules::{RuleManager, RuleManagerOptions};
 use promshard::scrape::{ScrapeManager, ScrapeOptions, ScrapeSettings, TargetGroup};
 use promshard::storage::fanout::{FanoutQueryable, Secondary};
 use promshard::storage::{Appendable, Queryable};
@@ -38,6 +39,7 @@ struct Components {
     db: Arc<Db>,
     remote_write: Arc<RemoteWriteManager>,
     scrape: Arc<ScrapeManager>,
+    rules: Arc<RuleManager>,
     status: Arc<StatusInfo>,
     reload_successful: prometheus::IntGauge,
     reload_timestamp: prometheus::Gauge,
@@ -66,6 +68,9 @@ impl Components {
 
     /// Applies a freshly loaded config to every stage.
     fn apply(&self, config: &Config) -> Result<(), String> {
+        self.rules
+            .apply_config(config)
+            .map_err(|e| format!("loading rule files: {e}"))?;
         self.discovery
             .apply_config(&config.scrape_sd_configs())
             .map_err(|e| e.to_string())?;
@@ -208,12 +213,25 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
                 .collect()
         }));
     }
+    let engine = Arc::new(Engine::new(EngineOptions {
+        lookback_delta: parse_duration(&flags.query_lookback_delta)
+            .map_err(|e| anyhow::anyhow!("--query.lookback-delta: {e}"))?,
+        timeout: parse_duration(&flags.query_timeout)
+            .map_err(|e| anyhow::anyhow!("--query.timeout: {e}"))?,
+        max_samples: flags.query_max_samples,
+        max_concurrency: flags.query_max_concurrency,
+    }));
+    // Rule evaluation reads the fan-out view and writes to the TSDB. Alerts
+    // go to `alert_sink` (notification delivery plugs in here).
+    let alert_sink: Arc<dyn promshard::notify::AlertSink> = Arc::new(promshard::notify::NoSink);
+    let rules = rule_manager(&flags, &engine, &queryable, &db, alert_sink, &registry)?;
     let components = Arc::new(Components {
         discovery: Arc::new(DiscoveryManager::new(&registry)),
         fanout,
         db: db.clone(),
         remote_write: Arc::new(remote_write),
         scrape,
+        rules: rules.clone(),
         status: status.clone(),
         reload_successful,
         reload_timestamp,
@@ -238,17 +256,27 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cluster membership: {e}"))?;
     let ownership = Arc::new(Ownership::new(&cluster_settings, cluster_metrics));
+    {
+        let ownership = ownership.clone();
+        rules.set_ownership(Arc::new(move |file: &str, group: &str| {
+            ownership.owns_rule_group(file, group)
+        }));
+    }
     let (resync_tx, mut resync_rx) = mpsc::channel::<bool>(16);
     {
         let ownership = ownership.clone();
         let views = membership.subscribe();
         let cancel = cancel.clone();
         let resync = resync_tx.clone();
+        let rules = rules.clone();
         tasks.spawn(async move {
             ownership
                 .follow(views, cancel, move |_, _| {
                     // A ring change: targets that move are handed over, not ended.
                     let _ = resync.try_send(true);
+                    // Rule groups follow their owner.
+                    let rules = rules.clone();
+                    tokio::task::spawn_blocking(move || rules.resync());
                 })
                 .await
         });
@@ -349,14 +377,6 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         });
     }
 
-    let engine = Arc::new(Engine::new(EngineOptions {
-        lookback_delta: parse_duration(&flags.query_lookback_delta)
-            .map_err(|e| anyhow::anyhow!("--query.lookback-delta: {e}"))?,
-        timeout: parse_duration(&flags.query_timeout)
-            .map_err(|e| anyhow::anyhow!("--query.timeout: {e}"))?,
-        max_samples: flags.query_max_samples,
-        max_concurrency: flags.query_max_concurrency,
-    }));
     let stats_db = db.clone();
     let mut query_state = web::query_api::QueryApiState::new(queryable.clone(), engine);
     query_state.tsdb_stats = Some(Arc::new(move |limit| {
@@ -381,6 +401,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         registry: registry.clone(),
     };
     let targets_router = web::targets_api::router(components.scrape.clone());
+    let rules_router = web::rules_api::router(rules.clone());
     let cluster_router = {
         let ownership = ownership.clone();
         let discovery = components.discovery.subscribe();
@@ -407,7 +428,13 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     };
     let app = web::router(
         web_state,
-        vec![query_router, targets_router, remote_router, cluster_router],
+        vec![
+            query_router,
+            targets_router,
+            remote_router,
+            cluster_router,
+            rules_router,
+        ],
     );
     let listener = tokio::net::TcpListener::bind(&flags.web_listen_address)
         .await
@@ -442,6 +469,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         .await;
     cancel.cancel();
     components.scrape.stop().await;
+    rules.stop().await;
     membership.shutdown().await;
     while tasks.join_next().await.is_some() {}
     let remote_write = components.remote_write.clone();
@@ -648,13 +676,6 @@ fn remote_read_sources(config: &Config, db: &Arc<Db>) -> Result<Vec<Secondary>, 
 /// Logs, loudly, each configured section whose feature is not built yet:
 /// nothing in a config is ignored silently.
 fn warn_unavailable_sections(config: &Config) {
-    if !config.rule_files.is_empty() {
-        warn!(
-            field = "rule_files",
-            files = ?config.rule_files,
-            "rule evaluation is not available yet (issue 7): the rule files are checked by `promshard check config` but not evaluated"
-        );
-    }
     if !config.alerting.alertmanagers.is_empty() {
         warn!(
             field = "alerting.alertmanagers",
@@ -667,6 +688,42 @@ fn warn_unavailable_sections(config: &Config) {
             "remote_read endpoints are not queried yet: queries answer from local storage only"
         );
     }
+}
+
+/// The rule manager over the fan-out view, writing to the TSDB.
+fn rule_manager(
+    flags: &ServerFlags,
+    engine: &Arc<Engine>,
+    queryable: &Arc<dyn Queryable>,
+    db: &Arc<Db>,
+    sink: Arc<dyn promshard::notify::AlertSink>,
+    registry: &prometheus::Registry,
+) -> Result<Arc<RuleManager>> {
+    let external_url = if flags.web_external_url.is_empty() {
+        format!(
+            "http://{}",
+            flags.web_listen_address.replace("0.0.0.0", "localhost")
+        )
+    } else {
+        flags.web_external_url.clone()
+    };
+    let options = RuleManagerOptions {
+        query: promshard::rules::engine_query_fn(engine.clone(), queryable.clone()),
+        queryable: queryable.clone(),
+        appendable: db.clone(),
+        sink,
+        external_url,
+        resend_delay: parse_duration(&flags.rules_alert_resend_delay)
+            .map_err(|e| anyhow::anyhow!("--rules.alert.resend-delay: {e}"))?,
+        restore: promshard::rules::restore::RestoreSettings {
+            outage_tolerance: parse_duration(&flags.rules_alert_for_outage_tolerance)
+                .map_err(|e| anyhow::anyhow!("--rules.alert.for-outage-tolerance: {e}"))?,
+            grace_period: parse_duration(&flags.rules_alert_for_grace_period)
+                .map_err(|e| anyhow::anyhow!("--rules.alert.for-grace-period: {e}"))?,
+        },
+    };
+    RuleManager::new(options, registry, tokio::runtime::Handle::current())
+        .map_err(|e| anyhow::anyhow!("starting rule manager: {e}"))
 }
 
 /// Prometheus's duration syntax (`15d`, `1h30m`).

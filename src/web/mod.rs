@@ -8,6 +8,7 @@
 pub mod cluster_api;
 pub mod query_api;
 pub mod remote_api;
+pub mod rules_api;
 pub mod targets_api;
 mod ui;
 

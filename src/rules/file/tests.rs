@@ -106,6 +106,11 @@ fn bad_rule_files_name_file_line_group_and_rule() {
             "undefined variable \"$lables\"",
         ),
         (
+            "unknown template function",
+            "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        annotations:\n          summary: '{{ $value | humanise }}'\n",
+            "r.yml:7: group \"g\", rule 1, \"A\": error parsing template for annotation summary: function \"humanise\" not defined",
+        ),
+        (
             "duplicate group",
             "groups:\n  - name: g\n    rules: []\n  - name: g\n    rules: []\n",
             "r.yml:4: group \"g\": groupname: \"g\" is repeated in the same file",

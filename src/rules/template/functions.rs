@@ -6,9 +6,11 @@ use super::TemplateError;
 use super::exec::TemplateValue;
 use super::format::go_format_float;
 
-/// A query run from a template: expression in, samples (labels, value) out.
-pub type TemplateQuery<'a> =
-    &'a dyn Fn(&str) -> Result<Vec<(BTreeMap<String, String>, f64)>, String>;
+/// One sample of a template query: labels and value.
+pub type TemplateSample = (BTreeMap<String, String>, f64);
+
+/// A query run from a template: expression in, samples out.
+pub type TemplateQuery<'a> = &'a dyn Fn(&str) -> Result<Vec<TemplateSample>, String>;
 
 /// What functions may use besides their arguments.
 pub struct FunctionContext<'a> {
@@ -612,7 +614,8 @@ mod tests {
 
     #[test]
     fn humanizers_match_prometheus() {
-        let cases: &[(fn(f64) -> String, f64, &str)] = &[
+        type Humanizer = fn(f64) -> String;
+        let cases: &[(Humanizer, f64, &str)] = &[
             (humanize, 0.0, "0"),
             (humanize, 1234567.0, "1.235M"),
             (humanize, 12.5, "12.5"),

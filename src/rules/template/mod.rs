@@ -21,7 +21,7 @@ pub use format::go_float;
 pub fn go_float_e(value: f64) -> String {
     format::go_format_float(value, 'e', None)
 }
-pub use functions::{TemplateQuery, expression_link};
+pub use functions::{TemplateQuery, TemplateSample, expression_link};
 
 /// Why a template did not parse or expand.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

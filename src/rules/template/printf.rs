@@ -178,7 +178,7 @@ mod tests {
     #[test]
     fn verbs_format_as_go() {
         let cases: Vec<(&str, Vec<TemplateValue>, &str)> = vec![
-            ("%.2f", vec![Float(3.14159)], "3.14"),
+            ("%.2f", vec![Float(1.23456)], "1.23"),
             ("%d%%", vec![Integer(42)], "42%"),
             ("%s is %v", vec![Text("x".into()), Float(1e6)], "x is 1e+06"),
             ("%5.1f|", vec![Float(2.25)], "  2.2|"),

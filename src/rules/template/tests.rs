@@ -87,7 +87,7 @@ fn templates_expand_as_prometheus_expands_them() {
 
 #[test]
 fn query_results_feed_first_label_value_and_sort() {
-    let query = |expression: &str| -> Result<Vec<(BTreeMap<String, String>, f64)>, String> {
+    let query = |expression: &str| -> Result<Vec<TemplateSample>, String> {
         assert_eq!(expression, "up");
         Ok(vec![
             (

@@ -1,0 +1,260 @@
+//! `/api/v1/rules` and `/api/v1/alerts` in Prometheus's JSON shapes (what
+//! Grafana reads): groups with their rules, health, last error, evaluation
+//! time and, for alerting rules, their alerts.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use crate::model::Labels;
+use crate::rules::RuleManager;
+use crate::rules::alerting::{Alert, AlertState};
+use crate::rules::group::{Group, GroupRule, RuleKind};
+use crate::rules::template::go_float_e;
+
+/// The router serving both endpoints over `manager`'s groups.
+pub fn router(manager: Arc<RuleManager>) -> Router {
+    Router::new()
+        .route("/api/v1/rules", get(rules).post(rules))
+        .route("/api/v1/alerts", get(alerts).post(alerts))
+        .with_state(manager)
+}
+
+fn success(data: Value) -> Response {
+    Json(json!({"status": "success", "data": data})).into_response()
+}
+
+fn bad_data(message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"status": "error", "errorType": "bad_data", "error": message})),
+    )
+        .into_response()
+}
+
+/// Go's zero time, shown for "never".
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+fn time_text(ms: Option<i64>) -> String {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|time| time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        .unwrap_or_else(|| ZERO_TIME.to_string())
+}
+
+fn labels_json(labels: &Labels) -> Value {
+    Value::Object(
+        labels
+            .iter()
+            .map(|label| {
+                (
+                    label.name.to_string(),
+                    Value::String(label.value.to_string()),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The filters of `/api/v1/rules`.
+#[derive(Debug, Default)]
+struct RuleFilter {
+    kind: Option<&'static str>,
+    rule_names: Vec<String>,
+    group_names: Vec<String>,
+    files: Vec<String>,
+    exclude_alerts: bool,
+}
+
+impl RuleFilter {
+    fn parse(query: Option<&str>) -> Result<RuleFilter, String> {
+        let mut filter = RuleFilter::default();
+        for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match key.as_ref() {
+                "type" => {
+                    filter.kind = match value.to_lowercase().as_str() {
+                        "" => None,
+                        "alert" => Some("alert"),
+                        "record" => Some("record"),
+                        other => return Err(format!("not supported value {other:?}")),
+                    };
+                }
+                "rule_name[]" => filter.rule_names.push(value.into_owned()),
+                "rule_group[]" => filter.group_names.push(value.into_owned()),
+                "file[]" => filter.files.push(value.into_owned()),
+                "exclude_alerts" => {
+                    filter.exclude_alerts = match value.as_ref() {
+                        "" | "false" | "0" => false,
+                        "true" | "1" => true,
+                        other => {
+                            return Err(format!(
+                                "parsing exclude_alerts: invalid boolean {other:?}"
+                            ));
+                        }
+                    };
+                }
+                _ => {}
+            }
+        }
+        Ok(filter)
+    }
+
+    fn is_filtering(&self) -> bool {
+        self.kind.is_some()
+            || !self.rule_names.is_empty()
+            || !self.group_names.is_empty()
+            || !self.files.is_empty()
+    }
+
+    fn keeps_group(&self, group: &Group) -> bool {
+        (self.group_names.is_empty() || self.group_names.contains(&group.name))
+            && (self.files.is_empty() || self.files.contains(&group.file))
+    }
+
+    fn keeps_rule(&self, rule: &GroupRule) -> bool {
+        let kind_matches = matches!(
+            (self.kind, &rule.kind),
+            (None, _)
+                | (Some("alert"), RuleKind::Alerting(_))
+                | (Some("record"), RuleKind::Recording(_))
+        );
+        kind_matches
+            && (self.rule_names.is_empty()
+                || self.rule_names.iter().any(|name| name == rule.kind.name()))
+    }
+}
+
+/// One alert in the API's shape.
+pub fn alert_json(alert: &Alert) -> Value {
+    let mut value = json!({
+        "labels": labels_json(&alert.labels),
+        "annotations": alert.annotations,
+        "state": alert.state.as_str(),
+        "activeAt": time_text(Some(alert.active_at_ms)),
+        "value": go_float_e(alert.value),
+    });
+    if let (Some(since), Value::Object(map)) = (alert.keep_firing_since_ms, &mut value) {
+        map.insert(
+            "keepFiringSince".to_string(),
+            Value::String(time_text(Some(since))),
+        );
+    }
+    value
+}
+
+fn rule_json(rule: &GroupRule, exclude_alerts: bool) -> Value {
+    let status = rule.status.lock().clone();
+    let labels: BTreeMap<&String, &String> = rule.kind.labels().iter().collect();
+    let mut value = match &rule.kind {
+        RuleKind::Alerting(alerting) => {
+            let alerts: Vec<Value> = if exclude_alerts {
+                Vec::new()
+            } else {
+                alerting
+                    .alerts()
+                    .iter()
+                    .filter(|alert| alert.state != AlertState::Inactive)
+                    .map(alert_json)
+                    .collect()
+            };
+            let state = if status.last_evaluation_ms.is_none() {
+                "inactive"
+            } else {
+                alerting.rule_state().as_str()
+            };
+            json!({
+                "state": state,
+                "name": alerting.name,
+                "query": alerting.expr,
+                "duration": alerting.hold_duration.as_secs_f64(),
+                "keepFiringFor": alerting.keep_firing_for.as_secs_f64(),
+                "labels": labels,
+                "annotations": alerting.annotations,
+                "alerts": alerts,
+                "type": "alerting",
+            })
+        }
+        RuleKind::Recording(recording) => json!({
+            "name": recording.name,
+            "query": recording.expr,
+            "labels": labels,
+            "type": "recording",
+        }),
+    };
+    if let Value::Object(map) = &mut value {
+        map.insert("health".to_string(), json!(status.health.as_str()));
+        if !status.last_error.is_empty() {
+            map.insert("lastError".to_string(), json!(status.last_error));
+        }
+        map.insert(
+            "evaluationTime".to_string(),
+            json!(status.evaluation_seconds),
+        );
+        map.insert(
+            "lastEvaluation".to_string(),
+            json!(time_text(status.last_evaluation_ms)),
+        );
+    }
+    value
+}
+
+fn sorted_groups(manager: &RuleManager) -> Vec<Arc<Group>> {
+    let mut groups = manager.groups();
+    groups.sort_by(|a, b| (&a.file, &a.name).cmp(&(&b.file, &b.name)));
+    groups
+}
+
+async fn rules(State(manager): State<Arc<RuleManager>>, RawQuery(query): RawQuery) -> Response {
+    let filter = match RuleFilter::parse(query.as_deref()) {
+        Ok(filter) => filter,
+        Err(message) => return bad_data(&message),
+    };
+    let mut groups = Vec::new();
+    for group in sorted_groups(&manager) {
+        if !filter.keeps_group(&group) {
+            continue;
+        }
+        let rules: Vec<Value> = group
+            .rules
+            .iter()
+            .filter(|rule| filter.keeps_rule(rule))
+            .map(|rule| rule_json(rule, filter.exclude_alerts))
+            .collect();
+        if filter.is_filtering() && rules.is_empty() {
+            continue;
+        }
+        let status = group.status.lock().clone();
+        groups.push(json!({
+            "name": group.name,
+            "file": group.file,
+            "rules": rules,
+            "interval": group.interval.as_secs_f64(),
+            "limit": group.limit,
+            "evaluationTime": status.evaluation_seconds,
+            "lastEvaluation": time_text(status.last_evaluation_ms),
+        }));
+    }
+    success(json!({ "groups": groups }))
+}
+
+async fn alerts(State(manager): State<Arc<RuleManager>>) -> Response {
+    let mut alerts = Vec::new();
+    for group in sorted_groups(&manager) {
+        for rule in group.alerting_rules() {
+            alerts.extend(
+                rule.alerts()
+                    .iter()
+                    .filter(|alert| {
+                        alert.state != AlertState::Inactive && alert.resolved_at_ms.is_none()
+                    })
+                    .map(alert_json),
+            );
+        }
+    }
+    success(json!({ "alerts": alerts }))
+}
