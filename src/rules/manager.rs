@@ -341,3 +341,139 @@ async fn run_group(
         next_ms = ts_ms + interval_ms;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::NoSink;
+    use crate::promql::{Engine, EngineOptions};
+    use crate::storage::memory::MemStorage;
+
+    fn manager(storage: &MemStorage) -> Arc<RuleManager> {
+        let options = RuleManagerOptions {
+            query: super::super::engine_query_fn(
+                Arc::new(Engine::new(EngineOptions::default())),
+                Arc::new(storage.clone()),
+            ),
+            queryable: Arc::new(storage.clone()),
+            appendable: Arc::new(storage.clone()),
+            sink: Arc::new(NoSink),
+            external_url: "http://localhost:9090".to_string(),
+            resend_delay: Duration::from_secs(60),
+            restore: RestoreSettings {
+                outage_tolerance: Duration::from_secs(3600),
+                grace_period: Duration::from_secs(600),
+            },
+        };
+        RuleManager::new(
+            options,
+            &prometheus::Registry::new(),
+            tokio::runtime::Handle::current(),
+        )
+        .expect("manager")
+    }
+
+    fn config(directory: &std::path::Path, rules: &str) -> Config {
+        std::fs::write(directory.join("a.rules.yml"), rules).expect("write rules");
+        let path = directory.join("prometheus.yml");
+        std::fs::write(&path, "rule_files: ['*.rules.yml']\n").expect("write config");
+        crate::config::load_file(&path).expect("config")
+    }
+
+    fn names(manager: &RuleManager) -> Vec<String> {
+        let mut names: Vec<String> = manager
+            .groups()
+            .iter()
+            .map(|group| group.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    const TWO_GROUPS: &str = "groups:\n  - name: one\n    rules:\n      - record: a\n        expr: vector(1)\n  - name: two\n    rules:\n      - record: b\n        expr: vector(2)\n";
+
+    #[tokio::test]
+    async fn groups_follow_the_config_and_the_ownership_predicate() {
+        let storage = MemStorage::new();
+        let manager = manager(&storage);
+        let directory = tempfile::tempdir().expect("tempdir");
+        manager
+            .apply_config(&config(directory.path(), TWO_GROUPS))
+            .expect("apply");
+        assert_eq!(names(&manager), vec!["one", "two"]);
+        let file = manager.groups()[0].file.clone();
+        assert!(file.ends_with("a.rules.yml"), "{file}");
+
+        manager.set_ownership(Arc::new(|_: &str, group: &str| group == "two"));
+        assert_eq!(
+            names(&manager),
+            vec!["two"],
+            "a group owned elsewhere stops here"
+        );
+        manager.set_ownership(Arc::new(|_: &str, _: &str| true));
+        assert_eq!(
+            names(&manager),
+            vec!["one", "two"],
+            "and starts again when it moves back"
+        );
+
+        // An unchanged group keeps its running instance across a reload.
+        let before = manager.groups();
+        manager
+            .apply_config(&config(directory.path(), TWO_GROUPS))
+            .expect("reapply");
+        let after = manager.groups();
+        assert!(before.iter().zip(&after).all(|(a, b)| Arc::ptr_eq(a, b)));
+
+        // A broken file is refused and the running groups stay.
+        let broken = config(
+            directory.path(),
+            "groups:\n  - name: one\n    rules:\n      - record: a\n        expr: 'sum('\n",
+        );
+        let error = manager
+            .apply_config(&broken)
+            .expect_err("broken rules are refused");
+        assert!(
+            error.to_string().contains("could not parse expression"),
+            "{error}"
+        );
+        assert_eq!(names(&manager), vec!["one", "two"]);
+        manager.stop().await;
+        assert!(manager.groups().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn running_groups_evaluate_on_their_interval() {
+        let storage = MemStorage::new();
+        let manager = manager(&storage);
+        let directory = tempfile::tempdir().expect("tempdir");
+        let rules = "groups:\n  - name: fast\n    interval: 100ms\n    rules:\n      - record: answer\n        expr: vector(42)\n";
+        manager
+            .apply_config(&config(directory.path(), rules))
+            .expect("apply");
+        let answer = Labels::from_pairs(&[("__name__", "answer")]);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while storage.samples(&answer).map_or(0, |samples| samples.len()) < 3 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the group did not evaluate three times"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let samples = storage.samples(&answer).unwrap_or_default();
+        assert!(
+            samples.windows(2).all(|pair| pair[1].0 - pair[0].0 == 100),
+            "{samples:?}"
+        );
+        assert!(samples.iter().all(|(_, value)| *value == 42.0));
+        // Removing the group marks its series stale.
+        std::fs::write(directory.path().join("a.rules.yml"), "groups: []\n").expect("write");
+        let path = directory.path().join("prometheus.yml");
+        manager
+            .apply_config(&crate::config::load_file(&path).expect("config"))
+            .expect("apply");
+        let last = storage.samples(&answer).unwrap_or_default();
+        assert!(crate::model::is_stale_nan(last[last.len() - 1].1));
+        manager.stop().await;
+    }
+}

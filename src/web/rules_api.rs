@@ -258,3 +258,53 @@ async fn alerts(State(manager): State<Arc<RuleManager>>) -> Response {
     }
     success(json!({ "alerts": alerts }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_parse_as_prometheus_reads_them() {
+        let filter = RuleFilter::parse(Some(
+            "type=alert&rule_name[]=A&rule_name%5B%5D=B&rule_group[]=g&file[]=f.yml&exclude_alerts=true",
+        ))
+        .expect("valid filters");
+        assert_eq!(filter.kind, Some("alert"));
+        assert_eq!(filter.rule_names, vec!["A", "B"]);
+        assert_eq!(filter.group_names, vec!["g"]);
+        assert_eq!(filter.files, vec!["f.yml"]);
+        assert!(filter.exclude_alerts);
+        assert!(filter.is_filtering());
+        let none = RuleFilter::parse(None).expect("no filters");
+        assert!(!none.is_filtering());
+        for bad in ["type=alerts", "exclude_alerts=maybe"] {
+            assert!(RuleFilter::parse(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn alerts_show_state_active_at_and_value_as_prometheus_does() {
+        let alert = Alert {
+            labels: Labels::from_pairs(&[("alertname", "A")]),
+            annotations: BTreeMap::from([("summary".to_string(), "s".to_string())]),
+            state: AlertState::Firing,
+            value: 1234.5,
+            active_at_ms: 1_700_000_000_123,
+            fired_at_ms: Some(1_700_000_060_000),
+            resolved_at_ms: None,
+            last_sent_at_ms: None,
+            valid_until_ms: 0,
+            keep_firing_since_ms: None,
+        };
+        assert_eq!(
+            alert_json(&alert),
+            json!({
+                "labels": {"alertname": "A"},
+                "annotations": {"summary": "s"},
+                "state": "firing",
+                "activeAt": "2023-11-14T22:13:20.123Z",
+                "value": "1.2345e+03",
+            })
+        );
+    }
+}

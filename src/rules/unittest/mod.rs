@@ -112,6 +112,17 @@ pub fn run_test_file(path: &Path) -> FileOutcome {
         .map(|d| d.as_duration())
         .filter(|d| !d.is_zero())
         .unwrap_or(Duration::from_secs(60));
+    let mut seen = std::collections::HashSet::new();
+    if let Some(repeated) = test_file
+        .group_eval_order
+        .iter()
+        .find(|name| !seen.insert(name.as_str()))
+    {
+        outcome.errors.push(format!(
+            "group name repeated in evaluation order: {repeated}"
+        ));
+        return outcome;
+    }
     let order: BTreeMap<&str, usize> = test_file
         .group_eval_order
         .iter()
