@@ -450,8 +450,13 @@ impl Group {
     }
 
     /// Writes stale markers at `ts_ms` for every series the group wrote
-    /// last: the group was removed (or moved to another node).
-    pub fn mark_all_stale(&self, ts_ms: i64, appendable: &dyn Appendable) {
+    /// last: the group was removed, or (`moved`) another node owns it now.
+    /// A moved group keeps its `ALERTS_FOR_STATE` series unstaled so that
+    /// the new owner restores the `for` state from them.
+    pub fn mark_all_stale(&self, ts_ms: i64, appendable: &dyn Appendable, moved: bool) {
+        let keep = |labels: &Labels| {
+            moved && labels.metric_name() == Some(super::alerting::ALERTS_FOR_STATE_METRIC)
+        };
         let mut appender = appendable.appender();
         for labels in self.pending_stale.lock().drain(..) {
             let _ = appender.append(&labels, ts_ms, stale_nan());
@@ -459,7 +464,9 @@ impl Group {
         for rule in &self.rules {
             let mut previous = rule.series_in_previous_evaluation.lock();
             for labels in previous.drain() {
-                let _ = appender.append(&labels, ts_ms, stale_nan());
+                if !keep(&labels) {
+                    let _ = appender.append(&labels, ts_ms, stale_nan());
+                }
             }
         }
         if let Err(error) = appender.commit() {

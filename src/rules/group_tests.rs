@@ -109,7 +109,7 @@ fn series_a_rule_stops_producing_and_removed_groups_go_stale() {
         vec![(0, 1.0), (MINUTE, 1.0)]
     );
 
-    group.mark_all_stale(2 * MINUTE, &storage);
+    group.mark_all_stale(2 * MINUTE, &storage, false);
     let b = samples_of(&storage, r#"copy{instance="b"}"#);
     assert!(is_stale_nan(b[2].1), "a removed group's series go stale");
 }
@@ -270,4 +270,67 @@ fn evaluation_slots_have_a_stable_offset_inside_the_interval() {
         assert!(slot <= now && now - slot < 10_000, "{now} -> {slot}");
         assert_eq!((slot - offset).rem_euclid(10_000), 0);
     }
+}
+
+#[test]
+fn a_group_that_moves_to_another_node_leaves_its_for_state_for_the_new_owner() {
+    let storage = MemStorage::new();
+    write(
+        &storage,
+        r#"up{instance="a"}"#,
+        &(0..10).map(|i| (i * MINUTE, 0.0)).collect::<Vec<_>>(),
+    );
+    let yaml = "groups:\n  - name: g\n    rules:\n      - alert: Down\n        expr: up == 0\n        for: 30m\n";
+    let old_owner = &groups(yaml)[0];
+    old_owner.mark_restored();
+    let context = context(&storage, Arc::new(NoSink));
+    old_owner.evaluate(0, &context, None);
+    old_owner.evaluate(MINUTE, &context, None);
+    old_owner.retire();
+    old_owner.mark_all_stale(MINUTE + 1, &storage, true);
+    let alerts = samples_of(
+        &storage,
+        r#"ALERTS{alertname="Down", alertstate="pending", instance="a"}"#,
+    );
+    assert!(
+        is_stale_nan(alerts[alerts.len() - 1].1),
+        "ALERTS ends on the old owner"
+    );
+    let for_state = samples_of(
+        &storage,
+        r#"ALERTS_FOR_STATE{alertname="Down", instance="a"}"#,
+    );
+    assert!(
+        !is_stale_nan(for_state[for_state.len() - 1].1),
+        "ALERTS_FOR_STATE stays for the new owner"
+    );
+
+    let new_owner = &groups(yaml)[0];
+    new_owner.evaluate(2 * MINUTE, &context, None);
+    let settings = RestoreSettings {
+        outage_tolerance: Duration::from_secs(3600),
+        grace_period: Duration::from_secs(60),
+    };
+    restore_for_state(new_owner, 2 * MINUTE, &storage, settings);
+    let RuleKind::Alerting(rule) = &new_owner.rules[0].kind else {
+        panic!("alert");
+    };
+    // Pending for 1m on the old owner, 1m of hand-over: activeAt moves by the gap only.
+    assert_eq!(rule.alerts()[0].active_at_ms, MINUTE);
+}
+
+#[test]
+fn query_offset_evaluates_and_writes_in_the_past() {
+    let storage = MemStorage::new();
+    write(&storage, r#"up{instance="a"}"#, &[(0, 1.0), (MINUTE, 5.0)]);
+    let group = &groups(
+        "groups:\n  - name: g\n    query_offset: 1m\n    rules:\n      - record: copy\n        expr: up\n",
+    )[0];
+    assert_eq!(group.query_offset, Duration::from_secs(60));
+    let context = context(&storage, Arc::new(NoSink));
+    group.evaluate(MINUTE + 30_000, &context, None);
+    assert_eq!(
+        samples_of(&storage, r#"copy{instance="a"}"#),
+        vec![(30_000, 1.0)]
+    );
 }

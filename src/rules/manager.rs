@@ -185,10 +185,11 @@ impl RuleManager {
             match wanted.get(&key) {
                 Some(successor) => successor.copy_state_from(&old.group),
                 None => {
+                    let moved = state.configured.contains_key(&key);
                     old.group
-                        .mark_all_stale(now_ms, self.options.appendable.as_ref());
+                        .mark_all_stale(now_ms, self.options.appendable.as_ref(), moved);
                     self.metrics.forget(&key);
-                    tracing::info!(group = %old.group.name, file = %old.group.file, "rule group stopped");
+                    tracing::info!(group = %old.group.name, file = %old.group.file, moved, "rule group stopped here");
                 }
             }
         }
