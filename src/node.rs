@@ -13,11 +13,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use promshard::cluster::global::GlobalQueryView;
 use promshard::cluster::membership::Membership;
 use promshard::cluster::metrics::ClusterMetrics;
 use promshard::cluster::ownership::{Ownership, discovered_target_labels};
 use promshard::cluster::ring::Member;
-use promshard::cluster::settings::{ClusterMode, ClusterSettings, EtcdSettings};
+use promshard::cluster::settings::{ClusterMode, ClusterOverrides, ClusterSettings, EtcdSettings};
 use promshard::config::{self, ByteSize, Config, PromDuration};
 use promshard::discovery::DiscoveryManager;
 use promshard::promql::{Engine, EngineOptions};
@@ -29,12 +30,12 @@ use promshard::storage::{Appendable, Queryable};
 use promshard::tsdb::{Db, DbOptions};
 use promshard::web::{self, Lifecycle, ReloadRequest, StatusInfo, WebState};
 
-use crate::flags::{ImportCommand, ServerFlags, TsdbCommand};
+use crate::flags::{ClusterFlags, ImportCommand, ServerFlags, TsdbCommand};
 
 /// The parts a reload reconfigures.
 struct Components {
     discovery: Arc<DiscoveryManager>,
-    fanout: Arc<FanoutQueryable>,
+    global: Arc<GlobalQueryView>,
     db: Arc<Db>,
     remote_write: Arc<RemoteWriteManager>,
     scrape: Arc<ScrapeManager>,
@@ -84,8 +85,8 @@ impl Components {
         self.remote_write
             .apply_config(&config.remote_write, &config.global.external_labels)
             .map_err(|e| format!("remote_write: {e}"))?;
-        self.fanout
-            .set_secondaries(remote_read_sources(config, &self.db)?);
+        self.global
+            .set_remote_read(remote_read_sources(config, &self.db)?);
         warn_unavailable_sections(config);
         *self.status.config_yaml.write() = config.to_redacted_yaml();
         *self.status.last_config_time.write() = chrono::Utc::now().to_rfc3339();
@@ -182,9 +183,18 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     });
 
     let appendable: Arc<dyn Appendable> = db.clone();
-    // Queries read the local TSDB merged with any `remote_read` endpoints.
+    let cluster_settings =
+        cluster_settings_with_flags(&config, &flags.web_listen_address, &flags.cluster)?;
+    // Queries read the local TSDB merged with any `remote_read` endpoints
+    // and, in a cluster, every live peer's shard (the global view).
     let fanout = Arc::new(FanoutQueryable::new(db.clone(), Vec::new()));
-    let queryable: Arc<dyn Queryable> = fanout.clone();
+    let global = Arc::new(GlobalQueryView::new(
+        fanout.clone(),
+        cluster_settings.node_id.clone(),
+        cluster_settings.peer_timeout,
+        tokio::runtime::Handle::current(),
+    ));
+    let queryable: Arc<dyn Queryable> = fanout;
     let scrape = ScrapeManager::new(appendable, &registry, ScrapeOptions::default())
         .map_err(|e| anyhow::anyhow!("starting scrape manager: {e}"))?;
     let hold_db = db.clone();
@@ -210,7 +220,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     }
     let components = Arc::new(Components {
         discovery: Arc::new(DiscoveryManager::new(&registry)),
-        fanout,
+        global: global.clone(),
         db: db.clone(),
         remote_write: Arc::new(remote_write),
         scrape,
@@ -231,13 +241,18 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
 
     // Cluster membership and ring ownership, between discovery and scrape.
-    let cluster_settings = cluster_settings(&config, &flags.web_listen_address);
     let cluster_metrics =
         ClusterMetrics::register(&registry).context("register cluster metrics")?;
     let membership = Membership::start(&cluster_settings, cluster_metrics.clone())
         .await
         .map_err(|e| anyhow::anyhow!("cluster membership: {e}"))?;
     let ownership = Arc::new(Ownership::new(&cluster_settings, cluster_metrics));
+    {
+        let global = global.clone();
+        let views = membership.subscribe();
+        let cancel = cancel.clone();
+        tasks.spawn(async move { global.follow(views, cancel).await });
+    }
     let (resync_tx, mut resync_rx) = mpsc::channel::<bool>(16);
     {
         let ownership = ownership.clone();
@@ -270,12 +285,14 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
                 let discovered = updates.borrow_and_update().clone();
                 let mut groups: HashMap<String, Vec<TargetGroup>> = (*discovered).clone();
                 let now = std::time::SystemTime::now();
+                let mut owned = 0;
                 for (job, job_groups) in groups.iter_mut() {
                     let grace = intervals.scrape_interval(job) * 2;
                     for group in job_groups.iter_mut() {
-                        ownership.retain_owned_at(job, &group.labels, &mut group.targets, now, grace);
+                        owned += ownership.retain_owned_at(job, &group.labels, &mut group.targets, now, grace);
                     }
                 }
+                ownership.set_owned_targets(owned);
                 let release = handed_over;
                 scrape.sync_releasing(groups, &|_| release);
                 // Look again when a hand-over grace period ends.
@@ -363,12 +380,14 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         serde_json::to_value(stats_db.stats(limit)).unwrap_or_default()
     }));
     query_state.external_labels = config.global.external_labels.clone();
+    query_state.local_queryable = Some(db.clone());
     let query_router = web::query_api::router(query_state);
     let remote_router = web::remote_api::router(web::remote_api::RemoteApiState {
         receiver: flags
             .web_enable_remote_write_receiver
             .then(|| db.clone() as Arc<dyn Appendable>),
         queryable,
+        local_queryable: Some(db.clone()),
         read_sample_limit: 50_000_000,
     });
     let web_state = WebState {
@@ -546,7 +565,38 @@ pub fn cluster_settings(config: &Config, listen_address: &str) -> ClusterSetting
         },
         replication_factor: section.replication_factor.max(1) as usize,
         virtual_nodes: section.virtual_nodes.max(1) as usize,
+        peer_timeout: section.peer_timeout.as_duration(),
     }
+}
+
+/// The cluster settings from the config, overridden by `--cluster.*`.
+fn cluster_settings_with_flags(
+    config: &Config,
+    listen_address: &str,
+    flags: &ClusterFlags,
+) -> Result<ClusterSettings> {
+    let duration = |flag: &str, text: &Option<String>| -> Result<Option<Duration>> {
+        text.as_deref()
+            .map(|t| parse_duration(t).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
+            .transpose()
+    };
+    let overrides = ClusterOverrides {
+        mode: flags.mode.as_deref().map(|mode| match mode {
+            "static" => ClusterMode::Static,
+            "etcd" => ClusterMode::Etcd,
+            _ => ClusterMode::None,
+        }),
+        node_id: flags.node_id.clone(),
+        advertise_address: flags.advertise_address.clone(),
+        peers: (!flags.peers.is_empty()).then(|| flags.peers.clone()),
+        etcd_endpoints: (!flags.etcd_endpoints.is_empty()).then(|| flags.etcd_endpoints.clone()),
+        etcd_prefix: flags.etcd_prefix.clone(),
+        etcd_lease_ttl: duration("cluster.etcd.lease-ttl", &flags.etcd_lease_ttl)?,
+        peer_timeout: duration("cluster.peer-timeout", &flags.peer_timeout)?,
+    };
+    let mut settings = cluster_settings(config, listen_address);
+    overrides.apply(&mut settings, !config.cluster.node_id.is_empty());
+    Ok(settings)
 }
 
 /// `promshard cluster ring --config F`: who owns which target, for the
@@ -659,12 +709,6 @@ fn warn_unavailable_sections(config: &Config) {
         warn!(
             field = "alerting.alertmanagers",
             "sending alerts is not available yet (issue 7)"
-        );
-    }
-    if !config.remote_read.is_empty() {
-        warn!(
-            field = "remote_read",
-            "remote_read endpoints are not queried yet: queries answer from local storage only"
         );
     }
 }
