@@ -189,12 +189,12 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     // and, in a cluster, every live peer's shard (the global view).
     let fanout = Arc::new(FanoutQueryable::new(db.clone(), Vec::new()));
     let global = Arc::new(GlobalQueryView::new(
-        fanout.clone(),
+        fanout,
         cluster_settings.node_id.clone(),
         cluster_settings.peer_timeout,
         tokio::runtime::Handle::current(),
     ));
-    let queryable: Arc<dyn Queryable> = fanout;
+    let queryable: Arc<dyn Queryable> = global.clone();
     let scrape = ScrapeManager::new(appendable, &registry, ScrapeOptions::default())
         .map_err(|e| anyhow::anyhow!("starting scrape manager: {e}"))?;
     let hold_db = db.clone();

@@ -6,13 +6,14 @@
 //! - Peers are asked for their *local* shard only (`?local=true`), so a
 //!   query never recurses through the cluster.
 //! - Series that several nodes hold (a hand-over overlap, R > 1) are merged
-//!   and samples with equal timestamps deduplicated by the fan-out
-//!   ([`crate::storage::merge`]).
+//!   by the fan-out ([`crate::storage::merge`]), and the two nodes' copies
+//!   of one scrape (a few milliseconds apart) are deduplicated
+//!   ([`super::overlap`]) while the view has peers.
 //! - A peer that is down or slower than `peer_timeout` makes the answer
 //!   partial, with a warning; never an error.
 //!
 //! Wiring: build a [`FanoutQueryable`] over the TSDB, wrap it in a
-//! [`GlobalQueryView`], give the fan-out to the query API, call
+//! [`GlobalQueryView`], give the view (a [`Queryable`]) to the query API, call
 //! [`GlobalQueryView::set_remote_read`] on every config load and run
 //! [`GlobalQueryView::follow`] on the membership's view channel.
 
@@ -25,10 +26,12 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::membership::ClusterView;
+use super::overlap::{DEFAULT_OVERLAP_TOLERANCE, OverlapDedupQuerier};
 use super::ring::Member;
 use crate::remote::client::Auth;
 use crate::remote::read_client::{ReadClientSettings, RemoteReadClient, RemoteReadQueryable};
 use crate::storage::fanout::{FanoutQueryable, Secondary};
+use crate::storage::{Querier, Queryable, StorageError};
 
 /// How long a peer may take to answer one remote read before the query
 /// goes on without it (with a warning), unless configured.
@@ -88,11 +91,6 @@ impl GlobalQueryView {
             runtime,
             sources: Mutex::new(Sources::default()),
         }
-    }
-
-    /// The fan-out queryable the queries read from.
-    pub fn queryable(&self) -> Arc<FanoutQueryable> {
-        self.fanout.clone()
     }
 
     /// Replaces the `remote_read` sources (on config load), keeping the
@@ -189,6 +187,21 @@ impl GlobalQueryView {
             .chain(sources.peers.values().map(|peer| peer.secondary.clone()))
             .collect();
         self.fanout.set_secondaries(all);
+    }
+}
+
+/// The global view: the fan-out, with the hand-over overlap deduplicated
+/// while there are peers.
+impl Queryable for GlobalQueryView {
+    fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier>, StorageError> {
+        let querier = self.fanout.querier(mint, maxt)?;
+        if self.sources.lock().peers.is_empty() {
+            return Ok(querier);
+        }
+        Ok(Box::new(OverlapDedupQuerier::new(
+            querier,
+            DEFAULT_OVERLAP_TOLERANCE,
+        )))
     }
 }
 

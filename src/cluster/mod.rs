@@ -26,6 +26,7 @@ pub mod kv_etcd;
 pub mod kv_memory;
 pub mod membership;
 pub mod metrics;
+pub mod overlap;
 pub mod ownership;
 pub mod ring;
 pub mod settings;

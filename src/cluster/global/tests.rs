@@ -88,7 +88,7 @@ fn global_over(
 
 /// Every series of the selection with its samples, and the warnings.
 fn select_all(queryable: &dyn Queryable, matcher: Matcher) -> Selected {
-    let querier = queryable.querier(0, 1_000).expect("querier");
+    let querier = queryable.querier(0, 10_000).expect("querier");
     let mut set: Box<dyn SeriesSet> = querier.select(true, None, &[matcher]);
     let mut out = Vec::new();
     while let Some(series) = set.next() {
@@ -105,10 +105,17 @@ fn select_all(queryable: &dyn Queryable, matcher: Matcher) -> Selected {
 
 #[test]
 fn peers_are_merged_with_overlaps_deduplicated_and_asked_for_their_local_shard_only() {
+    // The peer's copy of the scrape at 2000 ms came 3 ms later: one sample.
     let runtime = runtime();
-    let local = store(&[(&[("__name__", "m"), ("t", "1")], &[(10, 1.0), (20, 2.0)])]);
+    let local = store(&[(
+        &[("__name__", "m"), ("t", "1")],
+        &[(1000, 1.0), (2000, 2.0)],
+    )]);
     let peer_shard: &[SeriesSpec] = &[
-        (&[("__name__", "m"), ("t", "1")], &[(20, 2.0), (30, 3.0)]),
+        (
+            &[("__name__", "m"), ("t", "1")],
+            &[(2003, 2.0), (3000, 3.0)],
+        ),
         (&[("__name__", "m"), ("t", "2")], &[(10, 5.0)]),
     ];
     let mut peer_whole = peer_shard.to_vec();
@@ -122,15 +129,14 @@ fn peers_are_merged_with_overlaps_deduplicated_and_asked_for_their_local_shard_o
         HashMap::from([("p".to_string(), peer.clone())])
     );
 
-    let (series, warnings) =
-        select_all(global.queryable().as_ref(), Matcher::equal("__name__", "m"));
+    let (series, warnings) = select_all(&global, Matcher::equal("__name__", "m"));
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(
         series,
         vec![
             (
                 Labels::from_pairs(&[("__name__", "m"), ("t", "1")]),
-                vec![(10, 1.0), (20, 2.0), (30, 3.0)]
+                vec![(1000, 1.0), (2000, 2.0), (3000, 3.0)]
             ),
             (
                 Labels::from_pairs(&[("__name__", "m"), ("t", "2")]),
@@ -147,8 +153,7 @@ fn a_down_peer_gives_a_partial_answer_with_a_warning() {
     let local = store(&[(&[("__name__", "m")], &[(10, 1.0)])]);
     let global = global_over(local, &runtime, Duration::from_secs(5));
     global.apply_view(&view(&[("me", "x:1"), ("gone", "127.0.0.1:1")]));
-    let (series, warnings) =
-        select_all(global.queryable().as_ref(), Matcher::equal("__name__", "m"));
+    let (series, warnings) = select_all(&global, Matcher::equal("__name__", "m"));
     assert_eq!(series.len(), 1);
     assert!(
         warnings
@@ -166,8 +171,7 @@ fn a_slow_peer_is_cut_off_at_the_peer_timeout() {
     let global = global_over(local, &runtime, Duration::from_millis(300));
     global.apply_view(&view(&[("me", "x:1"), ("slow", &silent)]));
     let started = Instant::now();
-    let (series, warnings) =
-        select_all(global.queryable().as_ref(), Matcher::equal("__name__", "m"));
+    let (series, warnings) = select_all(&global, Matcher::equal("__name__", "m"));
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "{:?}",
@@ -195,7 +199,7 @@ fn several_slow_peers_are_waited_for_in_parallel() {
         .collect();
     global.apply_view(&view(&members));
     let started = Instant::now();
-    let (_, warnings) = select_all(global.queryable().as_ref(), Matcher::equal("__name__", "m"));
+    let (_, warnings) = select_all(&global, Matcher::equal("__name__", "m"));
     assert_eq!(warnings.len(), 5, "{warnings:?}");
     assert!(
         started.elapsed() < Duration::from_millis(1500),
@@ -226,7 +230,7 @@ fn view_changes_replace_the_peers_and_keep_the_remote_read_sources() {
     );
     let names = |global: &GlobalQueryView| -> Vec<String> {
         let (series, _) = select_all(
-            global.queryable().as_ref(),
+            global,
             Matcher::new(crate::model::MatchType::Regex, "__name__", ".+").expect("regex"),
         );
         series
