@@ -421,6 +421,32 @@ fn three_nodes_then_join_crash_and_an_etcd_outage() {
         "duplicate samples {smallest_step}s apart"
     );
 
+    // A node frozen past its lease (a long pause, a VM freeze): the others
+    // take its targets over; when it wakes it steps back, re-registers and
+    // gets the same share back.
+    let frozen_at = Instant::now();
+    n4.process.signal("STOP");
+    let without_n4 = [("n1", &n1), ("n3", &n3)];
+    eventually(
+        Duration::from_secs(30),
+        "n1 and n3 to take over n4's targets",
+        || stable_assignment(&without_n4, &all),
+    );
+    eprintln!(
+        "n4 frozen: n1 and n3 scrape all targets {:.2}s later",
+        frozen_at.elapsed().as_secs_f64()
+    );
+    let woken_at = Instant::now();
+    n4.process.signal("CONT");
+    let rejoined = eventually(Duration::from_secs(30), "n4 to step back in", || {
+        stable_assignment(&survivors, &all)
+    });
+    eprintln!(
+        "n4 woken: ownership settled again {:.2}s later",
+        woken_at.elapsed().as_secs_f64()
+    );
+    assert_eq!(rejoined, recovered, "the woken node gets its share back");
+
     // Membership works again: a clean stop deregisters at once and the
     // others take over.
     let mut n3 = n3;
