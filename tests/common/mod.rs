@@ -472,6 +472,14 @@ impl Etcd {
         }
     }
 
+    /// Sends a signal (`STOP`, `CONT`) to the running process: a paused
+    /// etcd hangs its clients instead of refusing them.
+    pub fn signal(&self, name: &str) {
+        if let Some(process) = &self.process {
+            process.signal(name);
+        }
+    }
+
     /// Starts the process again on the same ports and data dir.
     pub fn restart(&mut self) {
         let log = self.dir.path().join("etcd.log");
