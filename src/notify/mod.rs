@@ -15,7 +15,9 @@ pub mod nflog;
 mod persist;
 pub mod receivers;
 pub mod route;
+pub mod sender;
 pub mod silences;
+pub mod stage;
 pub mod state;
 
 use std::collections::BTreeMap;

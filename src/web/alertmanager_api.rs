@@ -412,3 +412,20 @@ async fn get_receivers(State(state): State<AlertmanagerApiState>) -> Response {
     )
     .into_response()
 }
+
+/// `GET /api/v1/alertmanagers`: the external Alertmanagers alerts are sent
+/// to, in Prometheus's shape.
+pub fn alertmanagers_router(sender: Arc<crate::notify::sender::AlertmanagerSender>) -> Router {
+    Router::new().route(
+        "/api/v1/alertmanagers",
+        get(move || {
+            let (active, dropped) = sender.alertmanagers();
+            async move {
+                Json(json!({
+                    "status": "success",
+                    "data": {"activeAlertmanagers": active, "droppedAlertmanagers": dropped},
+                }))
+            }
+        }),
+    )
+}
