@@ -172,6 +172,10 @@ impl AlertmanagerSender {
             .map_err(|e| NotifyError::Config(e.to_string()))?;
         *self.global_relabel.write() = alerting.alert_relabel_configs.clone();
         *self.sets.write() = sets;
+        // Unchanged providers publish nothing new: fill the new sets from
+        // what is already discovered.
+        let current = self.discovery.subscribe().borrow().clone();
+        self.apply_discovered(&current);
         Ok(())
     }
 
