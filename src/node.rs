@@ -225,7 +225,10 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
                 queue_capacity: flags.alertmanager_notification_queue_capacity,
                 data_dir: flags.storage_tsdb_path.join("notify"),
                 external_url: external_url(&flags),
-                owner: group_owner_lookup(group_owners.clone()),
+                owner: group_owner_lookup(
+                    group_owners.clone(),
+                    cluster_settings(&config, &flags.web_listen_address).advertise_address,
+                ),
             },
             &registry,
             cancel.clone(),
@@ -725,6 +728,7 @@ fn external_url(flags: &ServerFlags) -> String {
 /// node when there is no ring yet or no cluster).
 fn group_owner_lookup(
     ownership: Arc<std::sync::OnceLock<Arc<Ownership>>>,
+    advertise_address: String,
 ) -> promshard::notify::alertmanager::GroupOwnerLookup {
     Arc::new(move |group_key: &str| {
         let Some(ownership) = ownership.get() else {
@@ -733,7 +737,10 @@ fn group_owner_lookup(
         let ring = ownership.ring();
         let key = xxhash_rust::xxh64::xxh64(group_key.as_bytes(), 0);
         match ring.primary_owner(key) {
-            Some(member) if member.node_id != ownership.local_node_id() => {
+            Some(member)
+                if member.node_id != ownership.local_node_id()
+                    && member.address != advertise_address =>
+            {
                 GroupOwner::Remote(member.address.clone())
             }
             _ => GroupOwner::Local,

@@ -405,3 +405,60 @@ fn invalid_alerts_and_silences_get_alertmanagers_400() {
     assert_eq!(status, 200);
     assert_eq!(status_body["cluster"]["status"], "disabled");
 }
+
+#[test]
+fn in_a_cluster_each_group_is_notified_once_by_its_owner() {
+    let receiver = RecordingServer::start();
+    let ports = [common::free_port(), common::free_port()];
+    let cluster = |port: u16| {
+        format!(
+            "{}cluster:\n  mode: static\n  node_id: 127.0.0.1:{port}\n  advertise_address: 127.0.0.1:{port}\n  peers: ['127.0.0.1:{}', '127.0.0.1:{}']\n",
+            config(&receiver, 1),
+            ports[0],
+            ports[1]
+        )
+    };
+    let nodes: Vec<Node> = ports
+        .iter()
+        .map(|port| {
+            Node::start(
+                &cluster(*port),
+                NodeOptions {
+                    port: Some(*port),
+                    ..NodeOptions::default()
+                },
+            )
+        })
+        .collect();
+    let names: Vec<String> = (0..6).map(|i| format!("Clustered{i}")).collect();
+    // Every node hears of every alert, as when each evaluates some rules
+    // or a Prometheus sends to all of them.
+    for node in &nodes {
+        post_alerts(
+            node,
+            names
+                .iter()
+                .map(|name| alert(&[("alertname", name), ("instance", "a")], false))
+                .collect(),
+        );
+    }
+    receiver.wait_for("/webhook", names.len(), Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(4));
+    let mut notified: Vec<String> = receiver
+        .received("/webhook")
+        .iter()
+        .map(|r| {
+            r.body["groupLabels"]["alertname"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    notified.sort();
+    assert_eq!(
+        notified, names,
+        "each group exactly once across the cluster"
+    );
+    let (_, status) = nodes[0].get_json("/api/v2/status");
+    assert_eq!(status["cluster"]["status"], "ready");
+}

@@ -549,6 +549,54 @@ mod tests {
     }
 
     #[test]
+    fn notify_errors_name_the_line_and_field() {
+        let cases = [
+            (
+                "notify:\n  route:\n    receiver: missing\n  receivers:\n    - name: team\n",
+                3,
+                "receiver",
+                "undefined receiver",
+            ),
+            (
+                "notify:\n  route:\n    receiver: team\n    routes:\n      - matchers: ['a=~\"(\"']\n  receivers:\n    - name: team\n",
+                5,
+                "matchers",
+                "bad matcher",
+            ),
+            (
+                "notify:\n  route:\n    receiver: team\n  receivers:\n    - name: team\n      webhook_configs:\n        - url: 'ftp://x'\n",
+                7,
+                "url",
+                "scheme",
+            ),
+            (
+                "notify:\n  route:\n    receiver: team\n  receivers:\n    - name: team\n      slack_configs:\n        - channel: x\n",
+                7,
+                "api_url",
+                "Slack API URL",
+            ),
+            (
+                "notify:\n  route:\n    receiver: team\n    group_wait: soon\n  receivers:\n    - name: team\n",
+                4,
+                "group_wait",
+                "",
+            ),
+        ];
+        for (yaml, line, field, wording) in cases {
+            let error = crate::config::load_str(yaml, "am.yml").expect_err(yaml);
+            assert_eq!(error.line(), line, "{error}");
+            assert_eq!(error.field(), field, "{error}");
+            assert!(error.to_string().contains(wording), "{error}");
+        }
+        let good = "notify:\n  route:\n    receiver: team\n    group_by: ['...']\n  receivers:\n    - name: team\n";
+        let config = crate::config::load_str(good, "am.yml").unwrap();
+        assert_eq!(
+            config.notify.map(|n| n.global.resolve_timeout),
+            Some(PromDuration::from_secs(300))
+        );
+    }
+
+    #[test]
     fn bad_matchers_are_errors() {
         for input in ["alertname", "=foo", "a=\"open", "a=~\"(\"", "{a=b"] {
             assert!(parse_matchers(input).is_err(), "{input} should not parse");

@@ -15,11 +15,11 @@ use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::alert::{Alert, fingerprint};
+use super::alert::Alert;
 use super::dispatch::AggregationGroup;
 use super::metrics::BuiltinMetrics;
 use super::nflog::NotificationLog;
-use super::silences::{Silences, silence_state};
+use super::silences::Silences;
 use super::state::{Setup, Shared};
 use super::{AlertSink, NotifyError, PostableAlert};
 use crate::config::notify::NotifyConfig;
@@ -385,16 +385,6 @@ impl AlertSink for BuiltinAlertmanager {
             warn!(err = %error, "alert from a rule rejected");
         }
     }
-}
-
-/// Whether a silence is in effect now (for the API's state field).
-pub fn silence_state_now(silence: &super::silences::Silence) -> &'static str {
-    silence_state(silence, Utc::now())
-}
-
-/// The fingerprint of a label set as the API prints it.
-pub fn fingerprint_hex(labels: &super::alert::LabelSet) -> String {
-    format!("{:016x}", fingerprint(labels))
 }
 
 #[cfg(test)]
