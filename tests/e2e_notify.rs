@@ -462,3 +462,51 @@ fn in_a_cluster_each_group_is_notified_once_by_its_owner() {
     let (_, status) = nodes[0].get_json("/api/v2/status");
     assert_eq!(status["cluster"]["status"], "ready");
 }
+
+#[test]
+fn a_reload_applies_new_routes_without_paging_again() {
+    let receiver = RecordingServer::start();
+    let node = Node::start(&config(&receiver, 1), NodeOptions::default());
+    post_alerts(
+        &node,
+        vec![alert(
+            &[("alertname", "BeforeReload"), ("instance", "a")],
+            false,
+        )],
+    );
+    receiver.wait_for("/webhook", 1, Duration::from_secs(15));
+
+    node.write_config(&config(&receiver, 1).replace("/webhook", "/webhook-after-reload"));
+    let (status, body) = node.reload();
+    assert_eq!(status, 200, "{body}");
+    post_alerts(
+        &node,
+        vec![alert(
+            &[("alertname", "AfterReload"), ("instance", "a")],
+            false,
+        )],
+    );
+    let after = receiver.wait_for("/webhook-after-reload", 1, Duration::from_secs(15));
+    std::thread::sleep(Duration::from_secs(4));
+    let after_groups: Vec<String> = receiver
+        .received("/webhook-after-reload")
+        .iter()
+        .map(|r| {
+            r.body["groupLabels"]["alertname"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(after_groups, vec!["AfterReload"], "{:?}", after[0].body);
+    assert_eq!(receiver.received("/webhook").len(), 1);
+
+    // A broken notify section is refused and the running one stays.
+    node.write_config(&config(&receiver, 1).replace(
+        "receiver: hook\n    group_by",
+        "receiver: nobody\n    group_by",
+    ));
+    let (status, body) = node.reload();
+    assert_ne!(status, 200, "{body}");
+    assert!(body.contains("undefined receiver"), "{body}");
+}

@@ -225,8 +225,7 @@ impl BuiltinAlertmanager {
                 let Some((route, group_labels)) = by_key.get(key) else {
                     continue;
                 };
-                self.group_for(key, route, group_labels, now)
-                    .insert((*alert).clone(), now);
+                self.insert_into_group(key, route, group_labels, (*alert).clone(), now);
             }
         }
         for (address, fingerprints) in plan.forward {
@@ -245,16 +244,22 @@ impl BuiltinAlertmanager {
         }
     }
 
-    fn group_for(
+    /// Adds `alert` to the group `key`, creating (and starting) the group
+    /// if needed. The insert happens under the groups lock, so a group
+    /// that is just ending (it checks emptiness under the same lock)
+    /// cannot swallow the alert.
+    fn insert_into_group(
         &self,
         key: &str,
         route: &super::route::Route,
         group_labels: &super::alert::LabelSet,
+        alert: Alert,
         now: DateTime<Utc>,
-    ) -> Arc<AggregationGroup> {
+    ) {
         let mut groups = self.groups.lock();
         if let Some(group) = groups.get(key) {
-            return group.clone();
+            group.insert(alert, now);
+            return;
         }
         let group = Arc::new(AggregationGroup::new(
             key.to_string(),
@@ -286,7 +291,7 @@ impl BuiltinAlertmanager {
             };
             running.run(shared, cancel, on_empty).await;
         });
-        group
+        group.insert(alert, now);
     }
 
     fn forward(&self, address: String, batch: Vec<PostableAlert>) {
