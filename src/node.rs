@@ -216,7 +216,8 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     }
     let cancel = CancellationToken::new();
     // Notifications: external Alertmanagers and the built-in one; the
-    // owner of a group key is looked up on the ring once it exists.
+    // owner of a group key is looked up on the ring once it exists. The
+    // rule manager sends its alerts to `notify.sink()` (a fan-out to both).
     let group_owners: Arc<std::sync::OnceLock<Arc<Ownership>>> = Arc::default();
     let notify = Arc::new(
         NotifyStage::start(

@@ -510,3 +510,35 @@ fn a_reload_applies_new_routes_without_paging_again() {
     assert_ne!(status, 200, "{body}");
     assert!(body.contains("undefined receiver"), "{body}");
 }
+
+#[test]
+fn a_failed_delivery_is_retried_with_backoff() {
+    let receiver = RecordingServer::start();
+    let node = Node::start(
+        &config(&receiver, 1).replace("/webhook", "/flaky-webhook"),
+        NodeOptions::default(),
+    );
+    post_alerts(
+        &node,
+        vec![alert(&[("alertname", "Retried"), ("instance", "a")], false)],
+    );
+    let attempts = receiver.wait_for("/flaky-webhook", 2, Duration::from_secs(15));
+    assert_eq!(
+        attempts[0].body, attempts[1].body,
+        "the same notification again"
+    );
+    let gap = attempts[1].at.duration_since(attempts[0].at);
+    assert!(
+        gap >= Duration::from_millis(400),
+        "retried after a backoff, not at once: {gap:?}"
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        receiver.received("/flaky-webhook").len(),
+        2,
+        "delivered once it succeeded"
+    );
+    let failed = common::self_metric(&node.url, "alertmanager_notifications_failed_total");
+    let total = common::self_metric(&node.url, "alertmanager_notifications_total");
+    assert_eq!((failed, total), (1.0, 2.0));
+}

@@ -48,12 +48,22 @@ impl RecordingServer {
                         async move {
                             let body =
                                 serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-                            recorder.lock().expect("lock").push(Received {
-                                path: uri.path().to_string(),
+                            let path = uri.path().to_string();
+                            let mut received = recorder.lock().expect("lock");
+                            let earlier = received.iter().filter(|r| r.path == path).count();
+                            received.push(Received {
+                                path: path.clone(),
                                 body,
                                 at: Instant::now(),
                             });
-                            "ok"
+                            // `/flaky...` paths fail their first request.
+                            if path.starts_with("/flaky") && earlier == 0 {
+                                return (
+                                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                                    "try again",
+                                );
+                            }
+                            (axum::http::StatusCode::OK, "ok")
                         }
                     },
                 );
