@@ -455,6 +455,22 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
                 } else {
                     "ready".into()
                 },
+                peers: {
+                    let ownership = ownership.clone();
+                    let advertise = cluster_settings.advertise_address.clone();
+                    Arc::new(move || {
+                        ownership
+                            .ring()
+                            .members()
+                            .iter()
+                            .filter(|m| {
+                                m.node_id != ownership.local_node_id() && m.address != advertise
+                            })
+                            .map(|m| m.address.clone())
+                            .collect()
+                    })
+                },
+                client: reqwest::Client::new(),
             },
         ));
     }

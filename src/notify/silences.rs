@@ -121,7 +121,14 @@ impl Silences {
     /// the empty string, the end must be after the start and not in the
     /// past; a start in the past becomes `now`. Updating an active
     /// silence whose matchers changed expires it and creates a new one.
-    pub fn upsert(&self, mut silence: Silence, now: DateTime<Utc>) -> Result<String, NotifyError> {
+    /// A `replica` (a silence another cluster node created, with its id)
+    /// is stored under its id as it is.
+    pub fn upsert(
+        &self,
+        mut silence: Silence,
+        now: DateTime<Utc>,
+        replica: bool,
+    ) -> Result<String, NotifyError> {
         if silence.matchers.is_empty() {
             return Err(NotifyError::BadRequest(
                 "at least one matcher required".into(),
@@ -158,6 +165,12 @@ impl Silences {
         }
         silence.updated_at = now;
         let mut silences = self.silences.lock();
+        if replica && !silence.id.is_empty() {
+            let id = silence.id.clone();
+            silences.insert(id.clone(), silence);
+            self.persist_locked(&silences)?;
+            return Ok(id);
+        }
         if !silence.id.is_empty() {
             let Some(existing) = silences.get_mut(&silence.id) else {
                 return Err(NotifyError::NotFound(format!(
@@ -324,6 +337,7 @@ mod tests {
                     100,
                 ),
                 at(0),
+                false,
             )
             .unwrap();
         let cases: [(&[(&str, &str)], i64, bool); 5] = [
@@ -360,7 +374,10 @@ mod tests {
             silence(vec![matcher("a", "(", true, true)], 0, 10),
         ];
         for case in cases {
-            assert!(silences.upsert(case.clone(), at(0)).is_err(), "{case:?}");
+            assert!(
+                silences.upsert(case.clone(), at(0), false).is_err(),
+                "{case:?}"
+            );
         }
     }
 
@@ -370,7 +387,11 @@ mod tests {
         let retention = std::time::Duration::from_secs(3600);
         let first = Silences::open(Some(dir.path().to_path_buf()), retention).unwrap();
         let id = first
-            .upsert(silence(vec![matcher("a", "b", false, true)], 0, 100), at(0))
+            .upsert(
+                silence(vec![matcher("a", "b", false, true)], 0, 100),
+                at(0),
+                false,
+            )
             .unwrap();
         drop(first);
         let reopened = Silences::open(Some(dir.path().to_path_buf()), retention).unwrap();

@@ -34,6 +34,56 @@ pub struct AlertmanagerApiState {
     pub start_time: String,
     /// `disabled` for a single node, `ready` in a cluster.
     pub cluster_status: String,
+    /// The other cluster members' `host:port`, to which silence changes
+    /// are replicated (empty for a single node).
+    pub peers: Arc<dyn Fn() -> Vec<String> + Send + Sync>,
+    /// The client used to replicate silence changes.
+    pub client: reqwest::Client,
+}
+
+/// Sends a silence change made here to every peer, with the caller's
+/// `Authorization` and the forwarded mark, in the background: silences
+/// must mute wherever a group's owner notifies. A peer that is down
+/// misses the change (there is no anti-entropy yet).
+fn replicate(
+    state: &AlertmanagerApiState,
+    headers: &HeaderMap,
+    method: reqwest::Method,
+    path: String,
+    body: Option<Value>,
+) {
+    let peers = (state.peers)();
+    if peers.is_empty() {
+        return;
+    }
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let client = state.client.clone();
+    tokio::spawn(async move {
+        for peer in peers {
+            let mut request = client
+                .request(method.clone(), format!("http://{peer}{path}"))
+                .header(FORWARDED_HEADER, "true")
+                .timeout(std::time::Duration::from_secs(10));
+            if let Some(authorization) = &authorization {
+                request = request.header(reqwest::header::AUTHORIZATION, authorization);
+            }
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            match request.send().await {
+                Ok(response) if response.status().is_success() => {}
+                Ok(response) => {
+                    tracing::warn!(peer = %peer, status = response.status().as_u16(), "silence replication refused")
+                }
+                Err(error) => {
+                    tracing::warn!(peer = %peer, err = %error, "silence replication failed")
+                }
+            }
+        }
+    });
 }
 
 /// The `/api/v2` routes.
@@ -339,6 +389,8 @@ async fn post_silence(
         Err(error) => return error_response(StatusCode::BAD_REQUEST, error.to_string()),
     };
     let now = Utc::now();
+    let replica = headers.contains_key(FORWARDED_HEADER);
+    let previous_id = posted.id.clone();
     let silence = Silence {
         id: posted.id,
         matchers: posted.matchers,
@@ -348,8 +400,42 @@ async fn post_silence(
         created_by: posted.created_by,
         comment: posted.comment,
     };
-    match state.alertmanager.shared().silences.upsert(silence, now) {
-        Ok(id) => Json(json!({"silenceID": id})).into_response(),
+    let replicated_body = json!({
+        "matchers": silence.matchers,
+        "startsAt": silence.starts_at,
+        "endsAt": silence.ends_at,
+        "createdBy": silence.created_by,
+        "comment": silence.comment,
+    });
+    match state
+        .alertmanager
+        .shared()
+        .silences
+        .upsert(silence, now, replica)
+    {
+        Ok(id) => {
+            if !replica {
+                if !previous_id.is_empty() && previous_id != id {
+                    replicate(
+                        &state,
+                        &headers,
+                        reqwest::Method::DELETE,
+                        format!("/api/v2/silence/{previous_id}"),
+                        None,
+                    );
+                }
+                let mut body = replicated_body;
+                body["id"] = json!(id);
+                replicate(
+                    &state,
+                    &headers,
+                    reqwest::Method::POST,
+                    "/api/v2/silences".to_string(),
+                    Some(body),
+                );
+            }
+            Json(json!({"silenceID": id})).into_response()
+        }
         Err(error) => notify_error(error),
     }
 }
@@ -374,8 +460,24 @@ async fn delete_silence(
     {
         return unauthorized();
     }
+    let replica = headers.contains_key(FORWARDED_HEADER);
     match state.alertmanager.shared().silences.expire(&id, Utc::now()) {
-        Ok(()) => StatusCode::OK.into_response(),
+        Ok(()) => {
+            if !replica {
+                replicate(
+                    &state,
+                    &headers,
+                    reqwest::Method::DELETE,
+                    format!("/api/v2/silence/{id}"),
+                    None,
+                );
+            }
+            StatusCode::OK.into_response()
+        }
+        // A replica that is unknown or already expired here is fine.
+        Err(NotifyError::BadRequest(_) | NotifyError::NotFound(_)) if replica => {
+            StatusCode::OK.into_response()
+        }
         Err(NotifyError::BadRequest(message)) => {
             error_response(StatusCode::INTERNAL_SERVER_ERROR, message)
         }
