@@ -106,6 +106,12 @@ pub struct ServerFlags {
     /// Output format of log messages: logfmt or json.
     #[arg(long = "log.format", default_value = "logfmt")]
     pub log_format: String,
+    /// The capacity of the queue for pending Alertmanager notifications.
+    #[arg(
+        long = "alertmanager.notification-queue-capacity",
+        default_value_t = 10_000
+    )]
+    pub alertmanager_notification_queue_capacity: usize,
     /// Cluster flags, overriding the config's `cluster` section.
     #[command(flatten)]
     pub cluster: ClusterFlags,
@@ -241,6 +247,10 @@ impl ServerFlags {
             .map(|(k, v)| (k.to_string(), v))
             .collect();
         map.extend(self.cluster.to_map());
+        map.insert(
+            "alertmanager.notification-queue-capacity".to_string(),
+            self.alertmanager_notification_queue_capacity.to_string(),
+        );
         map
     }
 
@@ -252,7 +262,7 @@ impl ServerFlags {
         if !self.web_config_file.is_empty() {
             out.push((
                 "--web.config.file",
-                "TLS and basic auth for the web server are not available yet; the server runs without them",
+                "only basic_auth_users is supported, and it guards creating and expiring silences; the rest of the API stays open",
             ));
         }
         if self.web_enable_admin_api {

@@ -21,6 +21,8 @@ use promshard::cluster::ring::Member;
 use promshard::cluster::settings::{ClusterMode, ClusterOverrides, ClusterSettings, EtcdSettings};
 use promshard::config::{self, ByteSize, Config, PromDuration};
 use promshard::discovery::DiscoveryManager;
+use promshard::notify::alertmanager::GroupOwner;
+use promshard::notify::stage::{NotifyStage, StageOptions};
 use promshard::promql::{Engine, EngineOptions};
 use promshard::remote::read_client::{ReadClientSettings, RemoteReadClient, RemoteReadQueryable};
 use promshard::remote::write::RemoteWriteManager;
@@ -43,6 +45,7 @@ struct Components {
     reload_successful: prometheus::IntGauge,
     reload_timestamp: prometheus::Gauge,
     intervals: RwLock<HashMap<String, Duration>>,
+    notify: Arc<NotifyStage>,
 }
 
 impl Components {
@@ -87,6 +90,9 @@ impl Components {
             .map_err(|e| format!("remote_write: {e}"))?;
         self.global
             .set_remote_read(remote_read_sources(config, &self.db)?);
+        self.notify
+            .apply_config(config)
+            .map_err(|e| e.to_string())?;
         warn_unavailable_sections(config);
         *self.status.config_yaml.write() = config.to_redacted_yaml();
         *self.status.last_config_time.write() = chrono::Utc::now().to_rfc3339();
@@ -218,6 +224,34 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
                 .collect()
         }));
     }
+    let cancel = CancellationToken::new();
+    // Notifications: external Alertmanagers and the built-in one; the
+    // owner of a group key is looked up on the ring once it exists. The
+    // rule manager sends its alerts to `notify.sink()` (a fan-out to both).
+    let group_owners: Arc<std::sync::OnceLock<Arc<Ownership>>> = Arc::default();
+    let notify = Arc::new(
+        NotifyStage::start(
+            &config,
+            StageOptions {
+                queue_capacity: flags.alertmanager_notification_queue_capacity,
+                data_dir: flags.storage_tsdb_path.join("notify"),
+                external_url: external_url(&flags),
+                owner: group_owner_lookup(
+                    group_owners.clone(),
+                    cluster_settings.advertise_address.clone(),
+                ),
+            },
+            &registry,
+            cancel.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("starting notifications: {e}"))?,
+    );
+    let silence_admins = match flags.web_config_file.as_str() {
+        "" => None,
+        path => promshard::web::auth::BasicAuthUsers::load(Path::new(path))
+            .map_err(|e| anyhow::anyhow!("--web.config.file: {e}"))?
+            .map(Arc::new),
+    };
     let components = Arc::new(Components {
         discovery: Arc::new(DiscoveryManager::new(&registry)),
         global: global.clone(),
@@ -228,6 +262,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         reload_successful,
         reload_timestamp,
         intervals: RwLock::new(HashMap::new()),
+        notify: notify.clone(),
     });
     components
         .apply(&config)
@@ -237,7 +272,6 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         .reload_timestamp
         .set(chrono::Utc::now().timestamp() as f64);
 
-    let cancel = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
 
     // Cluster membership and ring ownership, between discovery and scrape.
@@ -253,6 +287,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         let cancel = cancel.clone();
         tasks.spawn(async move { global.follow(views, cancel).await });
     }
+    let _ = group_owners.set(ownership.clone());
     let (resync_tx, mut resync_rx) = mpsc::channel::<bool>(16);
     {
         let ownership = ownership.clone();
@@ -424,10 +459,41 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
             promshard::cluster::status::status_json(&ownership, &targets)
         }))
     };
-    let app = web::router(
-        web_state,
-        vec![query_router, targets_router, remote_router, cluster_router],
-    );
+    let mut routers = vec![query_router, targets_router, remote_router, cluster_router];
+    routers.push(web::alertmanager_api::alertmanagers_router(
+        notify.sender.clone(),
+    ));
+    if let Some(builtin) = &notify.builtin {
+        routers.push(web::alertmanager_api::router(
+            web::alertmanager_api::AlertmanagerApiState {
+                alertmanager: builtin.clone(),
+                silence_admins,
+                start_time: status.start_time.clone(),
+                cluster_status: if config.cluster.mode == config::ClusterMode::None {
+                    "disabled".into()
+                } else {
+                    "ready".into()
+                },
+                peers: {
+                    let ownership = ownership.clone();
+                    let advertise = cluster_settings.advertise_address.clone();
+                    Arc::new(move || {
+                        ownership
+                            .ring()
+                            .members()
+                            .iter()
+                            .filter(|m| {
+                                m.node_id != ownership.local_node_id() && m.address != advertise
+                            })
+                            .map(|m| m.address.clone())
+                            .collect()
+                    })
+                },
+                client: reqwest::Client::new(),
+            },
+        ));
+    }
+    let app = web::router(web_state, routers);
     let listener = tokio::net::TcpListener::bind(&flags.web_listen_address)
         .await
         .with_context(|| format!("listening on {}", flags.web_listen_address))?;
@@ -705,12 +771,42 @@ fn warn_unavailable_sections(config: &Config) {
             "rule evaluation is not available yet (issue 7): the rule files are checked by `promshard check config` but not evaluated"
         );
     }
-    if !config.alerting.alertmanagers.is_empty() {
-        warn!(
-            field = "alerting.alertmanagers",
-            "sending alerts is not available yet (issue 7)"
-        );
+}
+
+/// The URL notifications link back to: `--web.external-url`, or the
+/// listen address.
+fn external_url(flags: &ServerFlags) -> String {
+    if !flags.web_external_url.is_empty() {
+        return flags.web_external_url.clone();
     }
+    format!(
+        "http://{}",
+        flags.web_listen_address.replace("0.0.0.0", "localhost")
+    )
+}
+
+/// Who notifies for a group key: its primary owner on the ring (this
+/// node when there is no ring yet or no cluster).
+fn group_owner_lookup(
+    ownership: Arc<std::sync::OnceLock<Arc<Ownership>>>,
+    advertise_address: String,
+) -> promshard::notify::alertmanager::GroupOwnerLookup {
+    Arc::new(move |group_key: &str| {
+        let Some(ownership) = ownership.get() else {
+            return GroupOwner::Local;
+        };
+        let ring = ownership.ring();
+        let key = xxhash_rust::xxh64::xxh64(group_key.as_bytes(), 0);
+        match ring.primary_owner(key) {
+            Some(member)
+                if member.node_id != ownership.local_node_id()
+                    && member.address != advertise_address =>
+            {
+                GroupOwner::Remote(member.address.clone())
+            }
+            _ => GroupOwner::Local,
+        }
+    })
 }
 
 /// Prometheus's duration syntax (`15d`, `1h30m`).
