@@ -13,13 +13,16 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use promshard::cluster::global::GlobalQueryView;
 use promshard::cluster::membership::Membership;
 use promshard::cluster::metrics::ClusterMetrics;
 use promshard::cluster::ownership::{Ownership, discovered_target_labels};
 use promshard::cluster::ring::Member;
-use promshard::cluster::settings::{ClusterMode, ClusterSettings, EtcdSettings};
+use promshard::cluster::settings::{ClusterMode, ClusterOverrides, ClusterSettings, EtcdSettings};
 use promshard::config::{self, ByteSize, Config, PromDuration};
 use promshard::discovery::DiscoveryManager;
+use promshard::notify::alertmanager::GroupOwner;
+use promshard::notify::stage::{NotifyStage, StageOptions};
 use promshard::promql::{Engine, EngineOptions};
 use promshard::remote::read_client::{ReadClientSettings, RemoteReadClient, RemoteReadQueryable};
 use promshard::remote::write::RemoteWriteManager;
@@ -30,12 +33,12 @@ use promshard::storage::{Appendable, Queryable};
 use promshard::tsdb::{Db, DbOptions};
 use promshard::web::{self, Lifecycle, ReloadRequest, StatusInfo, WebState};
 
-use crate::flags::{ImportCommand, ServerFlags, TsdbCommand};
+use crate::flags::{ClusterFlags, ImportCommand, ServerFlags, TsdbCommand};
 
 /// The parts a reload reconfigures.
 struct Components {
     discovery: Arc<DiscoveryManager>,
-    fanout: Arc<FanoutQueryable>,
+    global: Arc<GlobalQueryView>,
     db: Arc<Db>,
     remote_write: Arc<RemoteWriteManager>,
     scrape: Arc<ScrapeManager>,
@@ -44,6 +47,7 @@ struct Components {
     reload_successful: prometheus::IntGauge,
     reload_timestamp: prometheus::Gauge,
     intervals: RwLock<HashMap<String, Duration>>,
+    notify: Arc<NotifyStage>,
 }
 
 impl Components {
@@ -89,9 +93,11 @@ impl Components {
         self.remote_write
             .apply_config(&config.remote_write, &config.global.external_labels)
             .map_err(|e| format!("remote_write: {e}"))?;
-        self.fanout
-            .set_secondaries(remote_read_sources(config, &self.db)?);
-        warn_unavailable_sections(config);
+        self.global
+            .set_remote_read(remote_read_sources(config, &self.db)?);
+        self.notify
+            .apply_config(config)
+            .map_err(|e| e.to_string())?;
         *self.status.config_yaml.write() = config.to_redacted_yaml();
         *self.status.last_config_time.write() = chrono::Utc::now().to_rfc3339();
         Ok(())
@@ -187,9 +193,18 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     });
 
     let appendable: Arc<dyn Appendable> = db.clone();
-    // Queries read the local TSDB merged with any `remote_read` endpoints.
+    let cluster_settings =
+        cluster_settings_with_flags(&config, &flags.web_listen_address, &flags.cluster)?;
+    // Queries read the local TSDB merged with any `remote_read` endpoints
+    // and, in a cluster, every live peer's shard (the global view).
     let fanout = Arc::new(FanoutQueryable::new(db.clone(), Vec::new()));
-    let queryable: Arc<dyn Queryable> = fanout.clone();
+    let global = Arc::new(GlobalQueryView::new(
+        fanout,
+        cluster_settings.node_id.clone(),
+        cluster_settings.peer_timeout,
+        tokio::runtime::Handle::current(),
+    ));
+    let queryable: Arc<dyn Queryable> = global.clone();
     let scrape = ScrapeManager::new(appendable, &registry, ScrapeOptions::default())
         .map_err(|e| anyhow::anyhow!("starting scrape manager: {e}"))?;
     let hold_db = db.clone();
@@ -213,6 +228,34 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
                 .collect()
         }));
     }
+    let cancel = CancellationToken::new();
+    // Notifications: external Alertmanagers and the built-in one; the
+    // owner of a group key is looked up on the ring once it exists. The
+    // rule manager sends its alerts to `notify.sink()` (a fan-out to both).
+    let group_owners: Arc<std::sync::OnceLock<Arc<Ownership>>> = Arc::default();
+    let notify = Arc::new(
+        NotifyStage::start(
+            &config,
+            StageOptions {
+                queue_capacity: flags.alertmanager_notification_queue_capacity,
+                data_dir: flags.storage_tsdb_path.join("notify"),
+                external_url: external_url(&flags),
+                owner: group_owner_lookup(
+                    group_owners.clone(),
+                    cluster_settings.advertise_address.clone(),
+                ),
+            },
+            &registry,
+            cancel.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("starting notifications: {e}"))?,
+    );
+    let silence_admins = match flags.web_config_file.as_str() {
+        "" => None,
+        path => promshard::web::auth::BasicAuthUsers::load(Path::new(path))
+            .map_err(|e| anyhow::anyhow!("--web.config.file: {e}"))?
+            .map(Arc::new),
+    };
     let engine = Arc::new(Engine::new(EngineOptions {
         lookback_delta: parse_duration(&flags.query_lookback_delta)
             .map_err(|e| anyhow::anyhow!("--query.lookback-delta: {e}"))?,
@@ -221,13 +264,12 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         max_samples: flags.query_max_samples,
         max_concurrency: flags.query_max_concurrency,
     }));
-    // Rule evaluation reads the fan-out view and writes to the TSDB. Alerts
-    // go to `alert_sink` (notification delivery plugs in here).
-    let alert_sink: Arc<dyn promshard::notify::AlertSink> = Arc::new(promshard::notify::NoSink);
-    let rules = rule_manager(&flags, &engine, &queryable, &db, alert_sink, &registry)?;
+    // Rule evaluation reads the global view, writes to the TSDB and hands
+    // its alerts to the notification stage.
+    let rules = rule_manager(&flags, &engine, &queryable, &db, notify.sink(), &registry)?;
     let components = Arc::new(Components {
         discovery: Arc::new(DiscoveryManager::new(&registry)),
-        fanout,
+        global: global.clone(),
         db: db.clone(),
         remote_write: Arc::new(remote_write),
         scrape,
@@ -236,6 +278,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         reload_successful,
         reload_timestamp,
         intervals: RwLock::new(HashMap::new()),
+        notify: notify.clone(),
     });
     components
         .apply(&config)
@@ -245,11 +288,9 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         .reload_timestamp
         .set(chrono::Utc::now().timestamp() as f64);
 
-    let cancel = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
 
     // Cluster membership and ring ownership, between discovery and scrape.
-    let cluster_settings = cluster_settings(&config, &flags.web_listen_address);
     let cluster_metrics =
         ClusterMetrics::register(&registry).context("register cluster metrics")?;
     let membership = Membership::start(&cluster_settings, cluster_metrics.clone())
@@ -262,6 +303,13 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
             ownership.owns_rule_group(file, group)
         }));
     }
+    {
+        let global = global.clone();
+        let views = membership.subscribe();
+        let cancel = cancel.clone();
+        tasks.spawn(async move { global.follow(views, cancel).await });
+    }
+    let _ = group_owners.set(ownership.clone());
     let (resync_tx, mut resync_rx) = mpsc::channel::<bool>(16);
     {
         let ownership = ownership.clone();
@@ -298,12 +346,14 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
                 let discovered = updates.borrow_and_update().clone();
                 let mut groups: HashMap<String, Vec<TargetGroup>> = (*discovered).clone();
                 let now = std::time::SystemTime::now();
+                let mut owned = 0;
                 for (job, job_groups) in groups.iter_mut() {
                     let grace = intervals.scrape_interval(job) * 2;
                     for group in job_groups.iter_mut() {
-                        ownership.retain_owned_at(job, &group.labels, &mut group.targets, now, grace);
+                        owned += ownership.retain_owned_at(job, &group.labels, &mut group.targets, now, grace);
                     }
                 }
+                ownership.set_owned_targets(owned);
                 let release = handed_over;
                 scrape.sync_releasing(groups, &|_| release);
                 // Look again when a hand-over grace period ends.
@@ -383,12 +433,14 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         serde_json::to_value(stats_db.stats(limit)).unwrap_or_default()
     }));
     query_state.external_labels = config.global.external_labels.clone();
+    query_state.local_queryable = Some(db.clone());
     let query_router = web::query_api::router(query_state);
     let remote_router = web::remote_api::router(web::remote_api::RemoteApiState {
         receiver: flags
             .web_enable_remote_write_receiver
             .then(|| db.clone() as Arc<dyn Appendable>),
         queryable,
+        local_queryable: Some(db.clone()),
         read_sample_limit: 50_000_000,
     });
     let web_state = WebState {
@@ -426,16 +478,47 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
             promshard::cluster::status::status_json(&ownership, &targets)
         }))
     };
-    let app = web::router(
-        web_state,
-        vec![
-            query_router,
-            targets_router,
-            remote_router,
-            cluster_router,
-            rules_router,
-        ],
-    );
+    let mut routers = vec![
+        query_router,
+        targets_router,
+        remote_router,
+        cluster_router,
+        rules_router,
+    ];
+    routers.push(web::alertmanager_api::alertmanagers_router(
+        notify.sender.clone(),
+    ));
+    if let Some(builtin) = &notify.builtin {
+        routers.push(web::alertmanager_api::router(
+            web::alertmanager_api::AlertmanagerApiState {
+                alertmanager: builtin.clone(),
+                silence_admins,
+                start_time: status.start_time.clone(),
+                cluster_status: if config.cluster.mode == config::ClusterMode::None {
+                    "disabled".into()
+                } else {
+                    "ready".into()
+                },
+                peers: {
+                    let ownership = ownership.clone();
+                    let advertise = cluster_settings.advertise_address.clone();
+                    Arc::new(move || {
+                        ownership
+                            .ring()
+                            .members()
+                            .iter()
+                            .filter(|m| {
+                                m.node_id != ownership.local_node_id() && m.address != advertise
+                            })
+                            .map(|m| m.address.clone())
+                            .collect()
+                    })
+                },
+                client: reqwest::Client::new(),
+            },
+        ));
+    }
+    let app = web::router(web_state, routers);
     let listener = tokio::net::TcpListener::bind(&flags.web_listen_address)
         .await
         .with_context(|| format!("listening on {}", flags.web_listen_address))?;
@@ -574,7 +657,38 @@ pub fn cluster_settings(config: &Config, listen_address: &str) -> ClusterSetting
         },
         replication_factor: section.replication_factor.max(1) as usize,
         virtual_nodes: section.virtual_nodes.max(1) as usize,
+        peer_timeout: section.peer_timeout.as_duration(),
     }
+}
+
+/// The cluster settings from the config, overridden by `--cluster.*`.
+fn cluster_settings_with_flags(
+    config: &Config,
+    listen_address: &str,
+    flags: &ClusterFlags,
+) -> Result<ClusterSettings> {
+    let duration = |flag: &str, text: &Option<String>| -> Result<Option<Duration>> {
+        text.as_deref()
+            .map(|t| parse_duration(t).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
+            .transpose()
+    };
+    let overrides = ClusterOverrides {
+        mode: flags.mode.as_deref().map(|mode| match mode {
+            "static" => ClusterMode::Static,
+            "etcd" => ClusterMode::Etcd,
+            _ => ClusterMode::None,
+        }),
+        node_id: flags.node_id.clone(),
+        advertise_address: flags.advertise_address.clone(),
+        peers: (!flags.peers.is_empty()).then(|| flags.peers.clone()),
+        etcd_endpoints: (!flags.etcd_endpoints.is_empty()).then(|| flags.etcd_endpoints.clone()),
+        etcd_prefix: flags.etcd_prefix.clone(),
+        etcd_lease_ttl: duration("cluster.etcd.lease-ttl", &flags.etcd_lease_ttl)?,
+        peer_timeout: duration("cluster.peer-timeout", &flags.peer_timeout)?,
+    };
+    let mut settings = cluster_settings(config, listen_address);
+    overrides.apply(&mut settings, !config.cluster.node_id.is_empty());
+    Ok(settings)
 }
 
 /// `promshard cluster ring --config F`: who owns which target, for the
@@ -673,21 +787,40 @@ fn remote_read_sources(config: &Config, db: &Arc<Db>) -> Result<Vec<Secondary>, 
         .collect()
 }
 
-/// Logs, loudly, each configured section whose feature is not built yet:
-/// nothing in a config is ignored silently.
-fn warn_unavailable_sections(config: &Config) {
-    if !config.alerting.alertmanagers.is_empty() {
-        warn!(
-            field = "alerting.alertmanagers",
-            "sending alerts is not available yet (issue 7)"
-        );
+/// The URL notifications link back to: `--web.external-url`, or the
+/// listen address.
+fn external_url(flags: &ServerFlags) -> String {
+    if !flags.web_external_url.is_empty() {
+        return flags.web_external_url.clone();
     }
-    if !config.remote_read.is_empty() {
-        warn!(
-            field = "remote_read",
-            "remote_read endpoints are not queried yet: queries answer from local storage only"
-        );
-    }
+    format!(
+        "http://{}",
+        flags.web_listen_address.replace("0.0.0.0", "localhost")
+    )
+}
+
+/// Who notifies for a group key: its primary owner on the ring (this
+/// node when there is no ring yet or no cluster).
+fn group_owner_lookup(
+    ownership: Arc<std::sync::OnceLock<Arc<Ownership>>>,
+    advertise_address: String,
+) -> promshard::notify::alertmanager::GroupOwnerLookup {
+    Arc::new(move |group_key: &str| {
+        let Some(ownership) = ownership.get() else {
+            return GroupOwner::Local;
+        };
+        let ring = ownership.ring();
+        let key = xxhash_rust::xxh64::xxh64(group_key.as_bytes(), 0);
+        match ring.primary_owner(key) {
+            Some(member)
+                if member.node_id != ownership.local_node_id()
+                    && member.address != advertise_address =>
+            {
+                GroupOwner::Remote(member.address.clone())
+            }
+            _ => GroupOwner::Local,
+        }
+    })
 }
 
 /// The rule manager over the fan-out view, writing to the TSDB.
@@ -699,20 +832,12 @@ fn rule_manager(
     sink: Arc<dyn promshard::notify::AlertSink>,
     registry: &prometheus::Registry,
 ) -> Result<Arc<RuleManager>> {
-    let external_url = if flags.web_external_url.is_empty() {
-        format!(
-            "http://{}",
-            flags.web_listen_address.replace("0.0.0.0", "localhost")
-        )
-    } else {
-        flags.web_external_url.clone()
-    };
     let options = RuleManagerOptions {
         query: promshard::rules::engine_query_fn(engine.clone(), queryable.clone()),
         queryable: queryable.clone(),
         appendable: db.clone(),
         sink,
-        external_url,
+        external_url: external_url(flags),
         resend_delay: parse_duration(&flags.rules_alert_resend_delay)
             .map_err(|e| anyhow::anyhow!("--rules.alert.resend-delay: {e}"))?,
         restore: promshard::rules::restore::RestoreSettings {

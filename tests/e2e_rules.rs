@@ -4,9 +4,13 @@
 //! `ALERTS`); a restart while pending keeps the `for` state (restore from
 //! `ALERTS_FOR_STATE`); the alert resolves and its series go stale;
 //! `/api/v1/rules` has Prometheus's shape and filters; a reload with a
-//! broken rule file is refused and the running rules stay.
+//! broken rule file is refused and the running rules stay; a firing rule
+//! reaches a webhook through the built-in Alertmanager exactly once, then
+//! its resolve.
 
 mod common;
+#[path = "support/notify_sinks.rs"]
+mod notify_sinks;
 
 use std::time::{Duration, Instant};
 
@@ -255,4 +259,56 @@ fn a_reload_with_a_broken_rule_file_is_refused_and_the_running_rules_stay() {
         "the removed rule's series to go stale",
         || node.query("job:test_value:max").is_empty().then_some(()),
     );
+}
+
+#[test]
+fn a_firing_rule_reaches_a_webhook_once_through_the_builtin_alertmanager_then_resolves() {
+    let receiver = notify_sinks::RecordingServer::start();
+    let target = TestTarget::start();
+    target.set_value(1.0);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    std::fs::write(
+        dir.join("rules.yml"),
+        "groups:\n  - name: e2e\n    rules:\n      - alert: ValueHigh\n        expr: max by (job) (test_value) > 10\n        labels:\n          severity: page\n        annotations:\n          summary: 'value is {{ $value }}'\n",
+    )
+    .expect("write rules");
+    let config = format!(
+        "{}notify:\n  route:\n    receiver: hook\n    group_by: [alertname]\n    group_wait: 1s\n    group_interval: 2s\n    repeat_interval: 1h\n  receivers:\n    - name: hook\n      webhook_configs:\n        - url: {}\n",
+        self::config(&target),
+        receiver.url("/webhook")
+    );
+    let node = Node::start(&config, options(&dir, common::free_port()));
+    eventually(Duration::from_secs(20), "the rule to be evaluated", || {
+        let (_, body) = node.get_json("/api/v1/rules");
+        (body["data"]["groups"][0]["rules"][0]["health"] == "ok").then_some(())
+    });
+
+    target.set_value(50.0);
+    let first = receiver.wait_for("/webhook", 1, Duration::from_secs(20));
+    let message = &first[0].body;
+    assert_eq!(message["status"], "firing", "{message}");
+    let alert = &message["alerts"][0];
+    assert_eq!(alert["labels"]["alertname"], "ValueHigh");
+    assert_eq!(alert["labels"]["job"], "target");
+    assert_eq!(
+        alert["labels"]["site"], "test",
+        "external labels are applied"
+    );
+    assert_eq!(alert["annotations"]["summary"], "value is 50");
+    assert!(
+        alert["generatorURL"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/graph?g0.expr="),
+        "{alert}"
+    );
+    // Evaluations every second re-send nothing new: no second page.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(receiver.received("/webhook").len(), 1, "paged once");
+
+    target.set_value(1.0);
+    let all = receiver.wait_for("/webhook", 2, Duration::from_secs(20));
+    assert_eq!(all[1].body["status"], "resolved", "{}", all[1].body);
+    assert_eq!(all[1].body["alerts"][0]["labels"]["alertname"], "ValueHigh");
 }

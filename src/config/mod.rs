@@ -17,6 +17,7 @@ pub mod duration;
 pub mod global;
 pub mod http_client;
 pub mod locate;
+pub mod notify;
 pub mod remote;
 pub mod scrape;
 mod serde_helpers;
@@ -33,6 +34,7 @@ pub use cluster::{ClusterConfig, ClusterMode, EtcdConfig};
 pub use duration::PromDuration;
 pub use global::{GlobalConfig, ScrapeProtocol};
 pub use http_client::{Authorization, BasicAuth, HttpClientConfig, Secret, TlsConfig, TlsVersion};
+pub use notify::NotifyConfig;
 pub use remote::{MetadataConfig, QueueConfig, RemoteReadConfig, RemoteWriteConfig};
 pub use scrape::{FileSdConfig, HttpSdConfig, ScrapeConfig, SdConfig, StaticConfig};
 pub use units::ByteSize;
@@ -64,6 +66,10 @@ pub struct Config {
     /// promshard's membership and ring settings.
     #[serde(deserialize_with = "null_as_default")]
     pub cluster: ClusterConfig,
+    /// The built-in Alertmanager (routing, receivers, inhibition); absent
+    /// means none runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyConfig>,
     /// The YAML text as read (for `/api/v1/status/config`).
     #[serde(skip)]
     pub original_yaml: String,

@@ -6,7 +6,22 @@
 //! decides where they go: external Alertmanagers, the built-in dispatcher,
 //! or the owning node of the group key in a cluster.
 
+pub mod alert;
+pub mod alertmanager;
+pub mod dispatch;
+pub mod inhibit;
+pub mod metrics;
+pub mod nflog;
+mod persist;
+pub mod receivers;
+pub mod route;
+pub mod sender;
+pub mod silences;
+pub mod stage;
+pub mod state;
+
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -52,4 +67,113 @@ pub struct NoSink;
 
 impl AlertSink for NoSink {
     fn send(&self, _alerts: Vec<PostableAlert>) {}
+}
+
+/// Hands every batch to several sinks (the external Alertmanagers and the
+/// built-in one); each sink queues on its own, so this never blocks.
+#[derive(Clone, Default)]
+pub struct FanoutSink {
+    sinks: Vec<Arc<dyn AlertSink>>,
+}
+
+impl FanoutSink {
+    /// A fan-out over `sinks`.
+    pub fn new(sinks: Vec<Arc<dyn AlertSink>>) -> Self {
+        FanoutSink { sinks }
+    }
+}
+
+impl AlertSink for FanoutSink {
+    fn send(&self, alerts: Vec<PostableAlert>) {
+        let Some((last, others)) = self.sinks.split_last() else {
+            return;
+        };
+        for sink in others {
+            sink.send(alerts.clone());
+        }
+        last.send(alerts);
+    }
+}
+
+/// Errors of the notify stage.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    /// The `notify` or `alerting` config cannot be used.
+    #[error("notify config: {0}")]
+    Config(String),
+    /// A request (an alert, a silence) is invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A silence or other object does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A state file cannot be read or written.
+    #[error("state file {path}: {message}")]
+    Persist {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A notification could not be delivered.
+    #[error("{integration}: {message}")]
+    Delivery {
+        /// The integration (`webhook`, `email`, ...).
+        integration: String,
+        /// Whether trying again may succeed.
+        retryable: bool,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl NotifyError {
+    /// Whether delivering again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            NotifyError::Delivery {
+                retryable: true,
+                ..
+            }
+        )
+    }
+
+    /// The HTTP status an API answer uses for this error.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            NotifyError::BadRequest(_) => 400,
+            NotifyError::NotFound(_) => 404,
+            _ => 500,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parking_lot::Mutex;
+
+    #[derive(Default)]
+    struct RecordingSink(Mutex<Vec<PostableAlert>>);
+
+    impl AlertSink for RecordingSink {
+        fn send(&self, alerts: Vec<PostableAlert>) {
+            self.0.lock().extend(alerts);
+        }
+    }
+
+    #[test]
+    fn fanout_gives_every_sink_every_alert() {
+        let first = Arc::new(RecordingSink::default());
+        let second = Arc::new(RecordingSink::default());
+        let fanout = FanoutSink::new(vec![first.clone(), second.clone()]);
+        let alert = PostableAlert {
+            labels: BTreeMap::from([("alertname".to_string(), "A".to_string())]),
+            ..PostableAlert::default()
+        };
+        fanout.send(vec![alert.clone()]);
+        assert_eq!(*first.0.lock(), vec![alert.clone()]);
+        assert_eq!(*second.0.lock(), vec![alert]);
+    }
 }

@@ -13,6 +13,7 @@ use super::{Querier, Queryable, SelectHints, Series, SeriesSet, StorageError};
 use crate::model::Matcher;
 
 /// A secondary source and the newest time it should be asked about.
+#[derive(Clone)]
 pub struct Secondary {
     /// The source.
     pub queryable: Arc<dyn Queryable>,
@@ -125,13 +126,32 @@ impl Querier for FanoutQuerier {
         if self.secondaries.is_empty() && self.warnings.is_empty() {
             return self.primary.select(sorted, hints, matchers);
         }
-        // Merging needs every input in label order.
+        // Merging needs every input in label order. Secondaries (remote
+        // reads, cluster peers) each wait on the network: ask them at once.
         let mut sets = vec![self.primary.select(true, hints, matchers)];
-        for (name, querier) in &self.secondaries {
-            sets.push(Box::new(PartialOnError {
+        let select_secondary = |(name, querier): &(String, Box<dyn Querier>)| {
+            Box::new(PartialOnError {
                 name: name.clone(),
                 inner: querier.select(true, hints, matchers),
-            }));
+            }) as Box<dyn SeriesSet>
+        };
+        if self.secondaries.len() == 1 {
+            sets.extend(self.secondaries.iter().map(select_secondary));
+        } else {
+            std::thread::scope(|scope| {
+                let pending: Vec<_> = self
+                    .secondaries
+                    .iter()
+                    .map(|secondary| scope.spawn(move || select_secondary(secondary)))
+                    .collect();
+                for (handle, (name, _)) in pending.into_iter().zip(&self.secondaries) {
+                    sets.push(handle.join().unwrap_or_else(|_| {
+                        Box::new(WarningsOnly(vec![format!(
+                            "remote read {name}: the select failed; the result may be partial"
+                        )]))
+                    }));
+                }
+            });
         }
         if !self.warnings.is_empty() {
             sets.push(Box::new(WarningsOnly(self.warnings.clone())));

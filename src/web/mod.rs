@@ -5,6 +5,8 @@
 //! Handlers here only read: reload and quit are requests that `main`
 //! carries out through [`Lifecycle`].
 
+pub mod alertmanager_api;
+pub mod auth;
 pub mod cluster_api;
 pub mod query_api;
 pub mod remote_api;

@@ -70,6 +70,9 @@ pub(crate) fn validate(config: &mut Config) -> Checked {
     }
     validate_alerting(config)?;
     validate_remote(config)?;
+    if let Some(notify) = &config.notify {
+        super::notify::validate_notify(notify).map_err(|(path, message)| problem(path, message))?;
+    }
     validate_cluster(config)
 }
 

@@ -1,0 +1,422 @@
+//! Sending alerts to external Alertmanagers (Prometheus's notifier): a
+//! bounded queue that drops the oldest alerts when full, batches of at
+//! most 256, global and per-Alertmanager `alert_relabel_configs`, and a
+//! POST of each batch to `<scheme>://<address><path_prefix>/api/v2/alerts`
+//! of every discovered Alertmanager, within the entry's timeout.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use serde::Serialize;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::metrics::SenderMetrics;
+use super::{AlertSink, NotifyError, PostableAlert};
+use crate::config::{AlertingConfig, AlertmanagerConfig, SdConfig};
+use crate::discovery::{DiscoveryManager, TargetGroup};
+use crate::model::Labels;
+use crate::model::relabel::{RelabelConfig, process};
+use crate::remote::client::Auth;
+
+/// Prometheus's largest batch per POST.
+pub const MAX_BATCH_SIZE: usize = 256;
+
+/// One Alertmanager as `/api/v1/alertmanagers` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertmanagerEndpoint {
+    /// The full URL alerts are posted to.
+    pub url: String,
+}
+
+/// One `alertmanagers` entry with its discovered endpoints.
+struct AlertmanagerSet {
+    config: AlertmanagerConfig,
+    auth: Auth,
+    active: RwLock<Vec<AlertmanagerEndpoint>>,
+    dropped: RwLock<Vec<AlertmanagerEndpoint>>,
+}
+
+impl AlertmanagerSet {
+    /// Turns discovered groups into endpoints: `__scheme__` and
+    /// `__alerts_path__` are set first, `relabel_configs` may change or
+    /// drop them, as Prometheus does.
+    fn update(&self, groups: &[TargetGroup]) {
+        let mut active = Vec::new();
+        let mut dropped = Vec::new();
+        let path = format!(
+            "{}/api/v2/alerts",
+            self.config.path_prefix.trim_end_matches('/')
+        );
+        for group in groups {
+            for target in &group.targets {
+                let mut pairs: BTreeMap<String, String> =
+                    group.labels.to_pairs().into_iter().collect();
+                pairs.extend(target.to_pairs());
+                pairs.insert("__scheme__".into(), self.config.scheme.clone());
+                pairs.insert("__alerts_path__".into(), path.clone());
+                let labels: Labels = pairs
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let url_of = |labels: &Labels| {
+                    format!(
+                        "{}://{}{}",
+                        labels.get_or_empty("__scheme__"),
+                        labels.get_or_empty("__address__"),
+                        labels.get_or_empty("__alerts_path__")
+                    )
+                };
+                match process(&labels, &self.config.relabel_configs) {
+                    Some(kept) if kept.has("__address__") => {
+                        active.push(AlertmanagerEndpoint { url: url_of(&kept) })
+                    }
+                    _ => dropped.push(AlertmanagerEndpoint {
+                        url: url_of(&labels),
+                    }),
+                }
+            }
+        }
+        active.dedup();
+        *self.active.write() = active;
+        *self.dropped.write() = dropped;
+    }
+}
+
+/// The sender; an [`AlertSink`].
+pub struct AlertmanagerSender {
+    queue: Mutex<VecDeque<PostableAlert>>,
+    capacity: usize,
+    more: Notify,
+    sets: RwLock<Vec<Arc<AlertmanagerSet>>>,
+    global_relabel: RwLock<Vec<RelabelConfig>>,
+    discovery: DiscoveryManager,
+    metrics: SenderMetrics,
+    client: reqwest::Client,
+}
+
+fn relabel_alert(alert: &PostableAlert, configs: &[RelabelConfig]) -> Option<PostableAlert> {
+    if configs.is_empty() {
+        return Some(alert.clone());
+    }
+    let labels: Labels = alert
+        .labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let relabeled = process(&labels, configs)?;
+    if relabeled.is_empty() {
+        return None;
+    }
+    let mut out = alert.clone();
+    out.labels = relabeled.to_pairs().into_iter().collect();
+    Some(out)
+}
+
+impl AlertmanagerSender {
+    /// A sender with a queue of `capacity` alerts, registering its metrics.
+    pub fn new(capacity: usize, registry: &prometheus::Registry) -> Result<Arc<Self>, NotifyError> {
+        let metrics =
+            SenderMetrics::new(registry).map_err(|e| NotifyError::Config(e.to_string()))?;
+        metrics.queue_capacity.set(capacity as i64);
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("promshard/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| NotifyError::Config(e.to_string()))?;
+        Ok(Arc::new(AlertmanagerSender {
+            queue: Mutex::new(VecDeque::new()),
+            capacity: capacity.max(1),
+            more: Notify::new(),
+            sets: RwLock::new(Vec::new()),
+            global_relabel: RwLock::new(Vec::new()),
+            // A private registry: the scrape discovery owns the metric names.
+            discovery: DiscoveryManager::new(&prometheus::Registry::new()),
+            metrics,
+            client,
+        }))
+    }
+
+    /// Applies the `alerting` section (on start and on reload).
+    pub fn apply_config(&self, alerting: &AlertingConfig) -> Result<(), NotifyError> {
+        let mut sets = Vec::new();
+        let mut sd = HashMap::new();
+        for (position, config) in alerting.alertmanagers.iter().enumerate() {
+            let auth = crate::remote::write::auth_from_config(&config.http_client)
+                .map_err(NotifyError::Config)?;
+            let mut mechanisms: Vec<SdConfig> = config
+                .static_configs
+                .iter()
+                .cloned()
+                .map(SdConfig::Static)
+                .collect();
+            mechanisms.extend(config.file_sd_configs.iter().cloned().map(SdConfig::File));
+            mechanisms.extend(
+                config
+                    .http_sd_configs
+                    .iter()
+                    .cloned()
+                    .map(|c| SdConfig::Http(Box::new(c))),
+            );
+            sd.insert(format!("config-{position}"), mechanisms);
+            sets.push(Arc::new(AlertmanagerSet {
+                config: config.clone(),
+                auth,
+                active: RwLock::new(Vec::new()),
+                dropped: RwLock::new(Vec::new()),
+            }));
+        }
+        self.discovery
+            .apply_config(&sd)
+            .map_err(|e| NotifyError::Config(e.to_string()))?;
+        *self.global_relabel.write() = alerting.alert_relabel_configs.clone();
+        *self.sets.write() = sets;
+        // Unchanged providers publish nothing new: fill the new sets from
+        // what is already discovered.
+        let current = self.discovery.subscribe().borrow().clone();
+        self.apply_discovered(&current);
+        Ok(())
+    }
+
+    /// Runs discovery and the send loop until `cancel`.
+    pub async fn run(self: Arc<Self>, cancel: CancellationToken) {
+        let discovery = {
+            let this = self.clone();
+            let cancel = cancel.clone();
+            async move {
+                let mut updates = this.discovery.subscribe();
+                let running = this.discovery.run(cancel.clone());
+                let follow = async {
+                    loop {
+                        let state = updates.borrow_and_update().clone();
+                        this.apply_discovered(&state);
+                        if updates.changed().await.is_err() {
+                            return;
+                        }
+                    }
+                };
+                tokio::select! {
+                    _ = running => {}
+                    _ = follow => {}
+                    _ = cancel.cancelled() => {}
+                }
+            }
+        };
+        let sending = async {
+            loop {
+                let batch: Vec<PostableAlert> = {
+                    let mut queue = self.queue.lock();
+                    let take = queue.len().min(MAX_BATCH_SIZE);
+                    queue.drain(..take).collect()
+                };
+                self.metrics
+                    .queue_length
+                    .set(self.queue.lock().len() as i64);
+                if batch.is_empty() {
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = self.more.notified() => continue,
+                    }
+                }
+                self.send_batch(batch).await;
+            }
+        };
+        tokio::join!(discovery, sending);
+    }
+
+    fn apply_discovered(&self, state: &HashMap<String, Vec<TargetGroup>>) {
+        let sets = self.sets.read().clone();
+        for (position, set) in sets.iter().enumerate() {
+            let groups = state
+                .get(&format!("config-{position}"))
+                .cloned()
+                .unwrap_or_default();
+            set.update(&groups);
+        }
+        let discovered: usize = sets.iter().map(|s| s.active.read().len()).sum();
+        self.metrics.alertmanagers_discovered.set(discovered as i64);
+    }
+
+    async fn send_batch(&self, batch: Vec<PostableAlert>) {
+        let sets = self.sets.read().clone();
+        let mut posts = Vec::new();
+        for set in &sets {
+            let alerts: Vec<PostableAlert> = batch
+                .iter()
+                .filter_map(|a| relabel_alert(a, &set.config.alert_relabel_configs))
+                .collect();
+            if alerts.is_empty() {
+                continue;
+            }
+            let body = match serde_json::to_vec(&alerts) {
+                Ok(body) => body,
+                Err(error) => {
+                    warn!(err = %error, "cannot encode alerts");
+                    continue;
+                }
+            };
+            for endpoint in set.active.read().clone() {
+                let request = set
+                    .auth
+                    .apply(self.client.post(&endpoint.url))
+                    .timeout(set.config.timeout.as_duration())
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+                let count = alerts.len() as u64;
+                posts.push(async move {
+                    let outcome = match request.send().await {
+                        Ok(response) if response.status().is_success() => Ok(()),
+                        Ok(response) => Err(format!("bad response status {}", response.status())),
+                        Err(error) => Err(error.to_string()),
+                    };
+                    (endpoint.url, count, outcome)
+                });
+            }
+        }
+        if posts.is_empty() {
+            return;
+        }
+        let mut any_succeeded = false;
+        for (url, count, outcome) in futures::future::join_all(posts).await {
+            match outcome {
+                Ok(()) => {
+                    any_succeeded = true;
+                    self.metrics.sent.with_label_values(&[&url]).inc_by(count);
+                    debug!(alertmanager = %url, count, "alerts sent");
+                }
+                Err(error) => {
+                    self.metrics.errors.with_label_values(&[&url]).inc_by(count);
+                    self.metrics.sent.with_label_values(&[&url]).inc_by(count);
+                    warn!(alertmanager = %url, count, err = %error, "error sending alerts");
+                }
+            }
+        }
+        if !any_succeeded {
+            self.metrics.dropped.inc_by(batch.len() as u64);
+        }
+    }
+
+    /// The active and dropped Alertmanagers (`/api/v1/alertmanagers`).
+    pub fn alertmanagers(&self) -> (Vec<AlertmanagerEndpoint>, Vec<AlertmanagerEndpoint>) {
+        let sets = self.sets.read().clone();
+        let active = sets.iter().flat_map(|s| s.active.read().clone()).collect();
+        let dropped = sets.iter().flat_map(|s| s.dropped.read().clone()).collect();
+        (active, dropped)
+    }
+
+    /// Whether any Alertmanager is configured.
+    pub fn has_alertmanagers(&self) -> bool {
+        !self.sets.read().is_empty()
+    }
+}
+
+impl AlertSink for AlertmanagerSender {
+    fn send(&self, alerts: Vec<PostableAlert>) {
+        if !self.has_alertmanagers() {
+            return;
+        }
+        let global = self.global_relabel.read().clone();
+        let mut relabeled: Vec<PostableAlert> = alerts
+            .iter()
+            .filter_map(|a| relabel_alert(a, &global))
+            .collect();
+        let mut queue = self.queue.lock();
+        if relabeled.len() > self.capacity {
+            let excess = relabeled.len() - self.capacity;
+            relabeled.drain(..excess);
+            self.metrics.dropped.inc_by(excess as u64);
+        }
+        let overflow = (queue.len() + relabeled.len()).saturating_sub(self.capacity);
+        if overflow > 0 {
+            queue.drain(..overflow);
+            self.metrics.dropped.inc_by(overflow as u64);
+            warn!(
+                dropped = overflow,
+                "alert notification queue full, dropping alerts"
+            );
+        }
+        queue.extend(relabeled);
+        self.metrics.queue_length.set(queue.len() as i64);
+        drop(queue);
+        self.more.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(name: &str) -> PostableAlert {
+        PostableAlert {
+            labels: BTreeMap::from([("alertname".to_string(), name.to_string())]),
+            ..PostableAlert::default()
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_oldest_alerts_and_counts_them() {
+        let registry = prometheus::Registry::new();
+        let sender = AlertmanagerSender::new(3, &registry).unwrap();
+        let config: AlertingConfig = serde_saphyr::from_str(
+            "alertmanagers:\n  - static_configs:\n      - targets: ['127.0.0.1:1']\n",
+        )
+        .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async { sender.apply_config(&config).unwrap() });
+        sender.send(vec![alert("a"), alert("b")]);
+        sender.send(vec![alert("c"), alert("d")]);
+        let queued: Vec<String> = sender
+            .queue
+            .lock()
+            .iter()
+            .map(|a| a.labels["alertname"].clone())
+            .collect();
+        assert_eq!(queued, vec!["b", "c", "d"]);
+        assert_eq!(sender.metrics.dropped.get(), 1);
+        assert_eq!(sender.metrics.queue_length.get(), 3);
+    }
+
+    #[test]
+    fn relabeling_changes_or_drops_alerts() {
+        let configs: Vec<RelabelConfig> = serde_saphyr::from_str(
+            "- source_labels: [alertname]\n  regex: Drop.*\n  action: drop\n- target_label: via\n  replacement: promshard\n",
+        )
+        .unwrap();
+        assert!(relabel_alert(&alert("DropMe"), &configs).is_none());
+        let kept = relabel_alert(&alert("Keep"), &configs).unwrap();
+        assert_eq!(
+            kept.labels.get("via").map(String::as_str),
+            Some("promshard")
+        );
+    }
+
+    #[test]
+    fn discovered_alertmanagers_get_scheme_and_path() {
+        let config: AlertmanagerConfig = serde_saphyr::from_str(
+            "path_prefix: /am/\nrelabel_configs:\n  - source_labels: [__address__]\n    regex: .*:9999\n    action: drop\n",
+        )
+        .unwrap();
+        let set = AlertmanagerSet {
+            config,
+            auth: Auth::None,
+            active: RwLock::new(Vec::new()),
+            dropped: RwLock::new(Vec::new()),
+        };
+        set.update(&[TargetGroup::from_addresses(
+            "s",
+            ["127.0.0.1:9093", "127.0.0.1:9999"],
+            Labels::empty(),
+        )]);
+        assert_eq!(
+            *set.active.read(),
+            vec![AlertmanagerEndpoint {
+                url: "http://127.0.0.1:9093/am/api/v2/alerts".into()
+            }]
+        );
+        assert_eq!(set.dropped.read().len(), 1);
+    }
+}
