@@ -312,3 +312,70 @@ fn a_firing_rule_reaches_a_webhook_once_through_the_builtin_alertmanager_then_re
     assert_eq!(all[1].body["status"], "resolved", "{}", all[1].body);
     assert_eq!(all[1].body["alerts"][0]["labels"]["alertname"], "ValueHigh");
 }
+
+#[test]
+fn in_a_cluster_each_rule_group_is_evaluated_by_exactly_one_node() {
+    let shared = tempfile::tempdir().expect("tempdir");
+    let rules_path = shared.path().join("rules.yml");
+    let mut rules = String::from("groups:\n");
+    for index in 0..8 {
+        rules.push_str(&format!(
+            "  - name: group-{index}\n    interval: 1s\n    rules:\n      - record: group_output\n        expr: vector({index})\n        labels:\n          group: g{index}\n"
+        ));
+    }
+    std::fs::write(&rules_path, rules).expect("write rules");
+    let ports = [common::free_port(), common::free_port()];
+    let config = |port: u16| {
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs: []\ncluster:\n  mode: static\n  node_id: 127.0.0.1:{port}\n  advertise_address: 127.0.0.1:{port}\n  peers: ['127.0.0.1:{}', '127.0.0.1:{}']\n",
+            rules_path.display(),
+            ports[0],
+            ports[1]
+        )
+    };
+    let nodes: Vec<Node> = ports
+        .iter()
+        .map(|port| {
+            Node::start(
+                &config(*port),
+                NodeOptions {
+                    port: Some(*port),
+                    ..NodeOptions::default()
+                },
+            )
+        })
+        .collect();
+    let groups_of = |node: &Node| -> Vec<String> {
+        let (_, body) = node.get_json("/api/v1/rules");
+        body["data"]["groups"]
+            .as_array()
+            .map(|groups| {
+                groups
+                    .iter()
+                    .filter_map(|group| group["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (first, second) = eventually(Duration::from_secs(20), "the ring to settle", || {
+        let first = groups_of(&nodes[0]);
+        let second = groups_of(&nodes[1]);
+        (first.len() + second.len() == 8).then_some((first, second))
+    });
+    assert!(
+        first.iter().all(|name| !second.contains(name)),
+        "{first:?} / {second:?}"
+    );
+    assert!(
+        !first.is_empty() && !second.is_empty(),
+        "both nodes evaluate some groups: {first:?} / {second:?}"
+    );
+    // Every group's output is visible from either node (the global view).
+    for node in &nodes {
+        eventually(
+            Duration::from_secs(20),
+            "every group's output from one node",
+            || (node.query("group_output").len() == 8).then_some(()),
+        );
+    }
+}
