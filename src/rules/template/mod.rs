@@ -7,6 +7,7 @@
 mod exec;
 mod format;
 mod functions;
+mod humanize;
 mod parse;
 mod printf;
 #[cfg(test)]
