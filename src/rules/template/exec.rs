@@ -218,6 +218,11 @@ impl<'a> Executor<'a> {
                         .into_iter()
                         .map(|(key, value)| (TemplateValue::Text(key), value))
                         .collect(),
+                    TemplateValue::Integer(count) if count > STEP_LIMIT as i64 => {
+                        return Err(TemplateError::Execute(format!(
+                            "range over {count} is too long"
+                        )));
+                    }
                     TemplateValue::Integer(count) => (0..count.max(0))
                         .map(|index| (TemplateValue::Integer(index), TemplateValue::Integer(index)))
                         .collect(),

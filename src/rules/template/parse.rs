@@ -91,6 +91,10 @@ enum Token {
     Comma,
 }
 
+/// How deep control structures and parentheses may nest (a bound on the
+/// recursion of parsing and execution).
+const MAX_NESTING: usize = 100;
+
 /// Parses `text` into a node list.
 pub fn parse(text: &str) -> Result<NodeList, TemplateError> {
     let actions = split_actions(text)?;
@@ -187,6 +191,11 @@ fn parse_list(
     position: &mut usize,
     depth: usize,
 ) -> Result<(NodeList, Option<String>), TemplateError> {
+    if depth > MAX_NESTING {
+        return Err(TemplateError::Parse(format!(
+            "control structures nested deeper than {MAX_NESTING}"
+        )));
+    }
     let mut nodes = Vec::new();
     while let Some(piece) = pieces.get(*position) {
         *position += 1;
@@ -282,7 +291,7 @@ fn parse_branch(
                 nested_condition,
                 pieces,
                 position,
-                depth,
+                depth + 1,
             )?]
         }
         _ => return Err(TemplateError::Parse("unexpected EOF".to_string())),
@@ -461,6 +470,19 @@ fn take_fields(characters: &[char], index: &mut usize) -> Result<Vec<String>, Te
 /// Parses the inside of an action as a pipeline.
 pub fn parse_pipeline(action: &str) -> Result<Pipeline, TemplateError> {
     let tokens = lex(action)?;
+    let mut nesting: usize = 0;
+    for (token, _) in &tokens {
+        match token {
+            Token::Open => nesting += 1,
+            Token::Close => nesting = nesting.saturating_sub(1),
+            _ => {}
+        }
+        if nesting > MAX_NESTING {
+            return Err(TemplateError::Parse(format!(
+                "parentheses nested deeper than {MAX_NESTING}"
+            )));
+        }
+    }
     let mut position = 0;
     let pipeline = pipeline_from_tokens(&tokens, &mut position)?;
     if position < tokens.len() {

@@ -13,6 +13,9 @@ struct Spec {
     precision: Option<usize>,
 }
 
+/// The largest width or precision honoured.
+const MAX_WIDTH: usize = 10_000;
+
 /// Formats `arguments` by `format` as Go's `fmt.Sprintf`.
 pub fn sprintf(format: &str, arguments: &[TemplateValue]) -> String {
     let mut out = String::new();
@@ -45,10 +48,15 @@ pub fn sprintf(format: &str, arguments: &[TemplateValue]) -> String {
             }
             index += 1;
         }
-        spec.width = take_number(&characters, &mut index);
+        // Go caps both at 1e6; a smaller cap keeps a hostile template cheap.
+        spec.width = take_number(&characters, &mut index).map(|width| width.min(MAX_WIDTH));
         if characters.get(index) == Some(&'.') {
             index += 1;
-            spec.precision = Some(take_number(&characters, &mut index).unwrap_or(0));
+            spec.precision = Some(
+                take_number(&characters, &mut index)
+                    .unwrap_or(0)
+                    .min(MAX_WIDTH),
+            );
         }
         let Some(&verb) = characters.get(index) else {
             out.push_str("%!(NOVERB)");
@@ -97,7 +105,7 @@ fn take_number(characters: &[char], index: &mut usize) -> Option<usize> {
             .iter()
             .collect::<String>()
             .parse()
-            .unwrap_or(0)
+            .unwrap_or(usize::MAX)
     })
 }
 
@@ -193,5 +201,13 @@ mod tests {
         for (format, arguments, expected) in cases {
             assert_eq!(sprintf(format, &arguments), expected, "{format}");
         }
+    }
+
+    #[test]
+    fn huge_widths_are_capped() {
+        let padded = sprintf("%999999999999999999999d", &[Integer(1)]);
+        assert_eq!(padded.len(), MAX_WIDTH);
+        assert!(padded.ends_with(" 1"));
+        assert_eq!(sprintf("%.99999999f", &[Float(1.0)]).len(), MAX_WIDTH + 2);
     }
 }

@@ -132,6 +132,18 @@ fn malformed_templates_are_rejected_at_parse_time() {
         "{{ else }}",
         "{{ nosuchfunc 1 }}",
     ];
+    let deep_parentheses = format!("{{{{ {}1{} }}}}", "(".repeat(1000), ")".repeat(1000));
+    let deep_blocks = format!(
+        "{}x{}",
+        "{{ if true }}".repeat(1000),
+        "{{ end }}".repeat(1000)
+    );
+    for template in [deep_parentheses, deep_blocks] {
+        assert!(
+            Template::parse(&template).is_err(),
+            "deep nesting is refused, not a stack overflow"
+        );
+    }
     for template in bad {
         assert!(
             Template::parse(template).is_err(),
@@ -149,6 +161,7 @@ fn execution_errors_are_reported_not_panicked() {
         "{{ lt 1 \"a\" }}",
         "{{ index (args 1) \"arg0\" \"x\" }}",
         "{{ range 1.5 }}x{{ end }}",
+        "{{ range 100000000000 }}x{{ end }}",
         "{{ $value.Field }}",
     ];
     for template in bad {
