@@ -171,3 +171,17 @@ fn execution_errors_are_reported_not_panicked() {
         );
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+    /// Any text, parsed and run, is output or an error, never a panic.
+    #[test]
+    fn arbitrary_templates_never_panic(
+        text in "[{}$a-zA-Z0-9 .|\"()=:,-]{0,60}",
+        action in "(\\{\\{ ?(if|range|with|end|else|printf \"%[a-z0-9.-]{0,4}\"|humanize|index|len|\\$labels|\\$value|\\.|\\(|\\)|\\||[0-9.e+-]{1,5}| ){0,6} ?\\}\\}){0,4}",
+    ) {
+        let _ = expand_template(&text, &data(), None);
+        let _ = expand_template(&action, &data(), None);
+    }
+}
