@@ -558,6 +558,14 @@ fn a_peer_that_is_down_makes_the_global_answer_partial_with_a_warning() {
         partial.iter().any(|w| w.contains(&dead_peer)),
         "the answer names the peer that is down: {value}"
     );
+    for path in ["/api/v1/labels", "/api/v1/label/instance/values"] {
+        let (status, value) = node.get_json(path);
+        assert_eq!(status, 200, "{path}: {value}");
+        assert!(
+            warnings(&value).iter().any(|w| w.contains(&dead_peer)),
+            "{path} names the peer that is down: {value}"
+        );
+    }
     let (_, local) = node.get_json(&format!("{query}&local=true"));
     assert!(warnings(&local).is_empty(), "{local}");
 }

@@ -161,6 +161,16 @@ fn a_down_peer_gives_a_partial_answer_with_a_warning() {
             .any(|w| w.contains("cluster peer gone") && w.contains("partial")),
         "{warnings:?}"
     );
+    let querier = global.querier(0, 10_000).expect("querier");
+    assert_eq!(querier.label_names(&[]).expect("names"), vec!["__name__"]);
+    assert!(
+        querier
+            .label_warnings()
+            .iter()
+            .any(|w| w.contains("cluster peer gone")),
+        "label calls are partial with a warning too: {:?}",
+        querier.label_warnings()
+    );
 }
 
 #[test]
