@@ -138,6 +138,36 @@ fn raw_up_samples(node: &Node, window: f64, at: f64) -> (HashMap<String, Vec<f64
     (out, warnings(&value))
 }
 
+/// Like [`raw_up_samples`], from the node's own shard.
+fn raw_up_samples_local(
+    node: &Node,
+    window: f64,
+    at: f64,
+) -> (HashMap<String, Vec<f64>>, Vec<String>) {
+    let query = format!("up{{job=\"many\"}}[{}s]", window.ceil() as i64);
+    let (_, value) = node.get_json(&format!(
+        "/api/v1/query?query={}&time={at:.3}&local=true",
+        urlencode(&query)
+    ));
+    let mut out = HashMap::new();
+    for series in value["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        let instance = series["metric"]["instance"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let stamps = series["values"]
+            .as_array()
+            .map(|values| values.iter().filter_map(|v| v[0].as_f64()).collect())
+            .unwrap_or_default();
+        out.insert(instance, stamps);
+    }
+    (out, warnings(&value))
+}
+
 fn warnings(value: &serde_json::Value) -> Vec<String> {
     value["warnings"]
         .as_array()
@@ -169,10 +199,12 @@ fn gaps(
                     .collect()
             })
             .unwrap_or_default();
-        assert!(
-            stamps.len() >= 2,
-            "{instance}: too few samples in [{from}, {to}]: {stamps:?}"
-        );
+        if stamps.len() < 2 {
+            let every: Vec<f64> = samples.get(instance).cloned().unwrap_or_default();
+            panic!(
+                "{instance}: too few samples in [{from:.3}, {to:.3}]: {stamps:?}; all: {every:?}"
+            );
+        }
         for pair in stamps.windows(2) {
             largest = largest.max(pair[1] - pair[0]);
             smallest = smallest.min(pair[1] - pair[0]);
@@ -460,7 +492,20 @@ fn three_nodes_then_join_crash_and_an_etcd_outage() {
     assert_eq!(settled, recovered, "ownership changed across the pause");
     std::thread::sleep(Duration::from_secs(2));
     let at = now_seconds();
-    let (samples, _) = raw_up_samples(&n1, at - paused_from + 5.0, at);
+    let (samples, pause_warnings) = raw_up_samples(&n1, at - paused_from + 5.0, at);
+    for (id, node) in &survivors {
+        let (local, _) = raw_up_samples_local(node, at - paused_from + 5.0, at);
+        let thin: Vec<(&String, usize)> = local
+            .iter()
+            .filter(|(instance, _)| recovered[*instance] == *id)
+            .map(|(instance, stamps)| (instance, stamps.len()))
+            .filter(|(_, count)| *count < 5)
+            .collect();
+        if !thin.is_empty() {
+            eprintln!("{id} local: owned targets with few samples: {thin:?}");
+        }
+    }
+    assert!(pause_warnings.is_empty(), "{pause_warnings:?}");
     let (largest_gap, smallest_step) = gaps(&samples, &all, paused_from - 2.0, at - 1.0);
     eprintln!(
         "etcd paused 10s: settled within {:.1}s of resuming; largest gap {largest_gap:.3}s, smallest step {smallest_step:.3}s",
