@@ -16,7 +16,7 @@ use tracing::{error, info, warn};
 use promshard::cluster::global::GlobalQueryView;
 use promshard::cluster::membership::Membership;
 use promshard::cluster::metrics::ClusterMetrics;
-use promshard::cluster::ownership::{Ownership, discovered_target_labels};
+use promshard::cluster::ownership::{MovedAway, Ownership, discovered_target_labels};
 use promshard::cluster::ring::Member;
 use promshard::cluster::settings::{ClusterMode, ClusterOverrides, ClusterSettings, EtcdSettings};
 use promshard::config::{self, ByteSize, Config, PromDuration};
@@ -297,8 +297,12 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
                     }
                 }
                 ownership.set_owned_targets(owned);
+                // A target leaving the scrape set that another node scrapes
+                // now moved: no staleness markers, whatever triggered this
+                // sync.
                 let release = handed_over;
-                scrape.sync_releasing(groups, &|_| release);
+                let moved_away = MovedAway::new(&discovered, &groups);
+                scrape.sync_releasing(groups, &|labels| release || moved_away.contains(labels));
                 // Look again when a hand-over grace period ends.
                 let deadline = intervals.next_handover_deadline(&ownership);
                 let wait_for_deadline = async {
