@@ -60,6 +60,10 @@ impl Querier for OverlapDedupQuerier {
     fn label_names(&self, matchers: &[crate::model::Matcher]) -> Result<Vec<String>, StorageError> {
         self.inner.label_names(matchers)
     }
+
+    fn label_warnings(&self) -> Vec<String> {
+        self.inner.label_warnings()
+    }
 }
 
 struct OverlapDedupSet {
