@@ -388,6 +388,19 @@ fn invalid_alerts_and_silences_get_alertmanagers_400() {
     );
     let (status, _) = post_json(&url, &json!({"not": "a list"}), None);
     assert_eq!(status, 400);
+    // Extreme times are taken, not a crash.
+    let far = json!([{"labels": {"alertname": "Far"}, "startsAt": "9999-12-31T23:59:59Z"}]);
+    let (status, body) = post_json(&url, &far, None);
+    assert_eq!(
+        (status, body.as_str()),
+        (400, "\"start time must be before end time\"")
+    );
+    let far = json!([{"labels": {"alertname": "Far"}, "startsAt": "9999-12-31T23:59:58Z", "endsAt": "9999-12-31T23:59:59Z"}]);
+    assert_eq!(post_json(&url, &far, None).0, 200);
+    let (status, _) = node.get_json("/api/v2/alerts?filter=alertname%3D%22Far%22");
+    assert_eq!(status, 200, "still serving");
+    let (status, _) = node.get_json("/api/v2/alerts?filter=%7Bbroken");
+    assert_eq!(status, 400);
     let now = chrono::Utc::now();
     let backwards = json!({
         "matchers": [{"name": "a", "value": "b", "isRegex": false}],
