@@ -41,6 +41,10 @@ notify:
     - name: hook
       webhook_configs:
         - url: {webhook}
+          http_config:
+            basic_auth:
+              username: promshard
+              password: hook-secret
     - name: mail
       email_configs:
         - to: oncall@example.org
@@ -117,6 +121,11 @@ fn one_grouped_notification_then_one_update_then_the_resolve() {
     );
     assert_eq!(first[0].body["receiver"], "hook");
     assert_eq!(first[0].body["version"], "4");
+    // "promshard:hook-secret", from the webhook's http_config.
+    assert_eq!(
+        first[0].authorization.as_deref(),
+        Some("Basic cHJvbXNoYXJkOmhvb2stc2VjcmV0")
+    );
 
     // The same alerts again (a sender re-sends them) are not news.
     post_alerts(
