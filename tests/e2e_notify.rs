@@ -33,6 +33,8 @@ notify:
     routes:
       - matchers: ['channel="email"']
         receiver: mail
+      - matchers: ['channel="email-tls"']
+        receiver: mail-tls
       - matchers: ['channel="slack"']
         receiver: chat
       - matchers: ['channel="pagerduty"']
@@ -48,6 +50,10 @@ notify:
     - name: mail
       email_configs:
         - to: oncall@example.org
+    - name: mail-tls
+      email_configs:
+        - to: secure@example.org
+          require_tls: true
     - name: chat
       slack_configs:
         - api_url: {slack}
@@ -372,6 +378,21 @@ fn email_slack_and_pagerduty_receive_notifications() {
     assert!(mail.contains("Subject: [FIRING:1] Mailed"), "{mail}");
     assert!(mail.contains("oncall@example.org"), "{mail}");
 
+    // require_tls against a server without STARTTLS: refused, never sent
+    // in the clear.
+    post_alerts(
+        &node,
+        vec![alert(
+            &[("alertname", "MailedSecurely"), ("channel", "email-tls")],
+            false,
+        )],
+    );
+    common::eventually(Duration::from_secs(15), "a failed email delivery", || {
+        (common::self_metric(&node.url, "alertmanager_notifications_failed_total") >= 1.0)
+            .then_some(())
+    });
+    assert_eq!(smtp.messages().len(), 1, "nothing sent without TLS");
+
     post_alerts(
         &node,
         vec![alert(
@@ -422,7 +443,7 @@ fn invalid_alerts_and_silences_get_alertmanagers_400() {
     assert_eq!(status, 400);
     let (status, receivers) = node.get_json("/api/v2/receivers");
     assert_eq!(status, 200);
-    assert_eq!(receivers.as_array().map(Vec::len), Some(4));
+    assert_eq!(receivers.as_array().map(Vec::len), Some(5));
     let (status, status_body) = node.get_json("/api/v2/status");
     assert_eq!(status, 200);
     assert_eq!(status_body["cluster"]["status"], "disabled");

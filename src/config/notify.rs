@@ -173,8 +173,11 @@ pub struct EmailConfig {
     pub auth_username: String,
     /// SMTP password.
     pub auth_password: Secret,
-    /// Require STARTTLS; unset takes `global.smtp_require_tls`.
+    /// Require STARTTLS; unset takes `global.smtp_require_tls`. Port 465
+    /// speaks TLS from the start (SMTPS).
     pub require_tls: Option<bool>,
+    /// TLS settings (`ca_file`, `server_name`, `insecure_skip_verify`).
+    pub tls_config: super::http_client::TlsConfig,
     /// Extra headers (`Subject` overrides the default subject).
     #[serde(deserialize_with = "null_as_default")]
     pub headers: BTreeMap<String, String>,
