@@ -112,6 +112,68 @@ pub struct ServerFlags {
         default_value_t = 10_000
     )]
     pub alertmanager_notification_queue_capacity: usize,
+    /// Cluster flags, overriding the config's `cluster` section.
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
+}
+
+/// `--cluster.*`: override the config's `cluster` section.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClusterFlags {
+    /// Membership mode: none, static or etcd (default: the config's; etcd
+    /// when only --cluster.etcd.endpoints is given, static when only
+    /// --cluster.peer is).
+    #[arg(long = "cluster.mode", value_parser = ["none", "static", "etcd"])]
+    pub mode: Option<String>,
+    /// This node's id, unique in the cluster (default: the config's, else
+    /// the advertised address).
+    #[arg(long = "cluster.node-id")]
+    pub node_id: Option<String>,
+    /// The host:port peers reach this node's web server at.
+    #[arg(long = "cluster.advertise-address")]
+    pub advertise_address: Option<String>,
+    /// A static peer's host:port (repeatable).
+    #[arg(long = "cluster.peer")]
+    pub peers: Vec<String>,
+    /// Comma separated etcd client URLs.
+    #[arg(long = "cluster.etcd.endpoints", value_delimiter = ',')]
+    pub etcd_endpoints: Vec<String>,
+    /// Key prefix in etcd.
+    #[arg(long = "cluster.etcd.prefix")]
+    pub etcd_prefix: Option<String>,
+    /// Lease time-to-live in etcd (a Prometheus duration such as 10s).
+    #[arg(long = "cluster.etcd.lease-ttl")]
+    pub etcd_lease_ttl: Option<String>,
+    /// How long a global query waits for one peer before answering without
+    /// it, with a warning.
+    #[arg(long = "cluster.peer-timeout")]
+    pub peer_timeout: Option<String>,
+}
+
+impl ClusterFlags {
+    /// The flags given, as `/api/v1/status/flags` shows them.
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        let given = [
+            ("cluster.mode", self.mode.clone()),
+            ("cluster.node-id", self.node_id.clone()),
+            ("cluster.advertise-address", self.advertise_address.clone()),
+            (
+                "cluster.peer",
+                (!self.peers.is_empty()).then(|| self.peers.join(",")),
+            ),
+            (
+                "cluster.etcd.endpoints",
+                (!self.etcd_endpoints.is_empty()).then(|| self.etcd_endpoints.join(",")),
+            ),
+            ("cluster.etcd.prefix", self.etcd_prefix.clone()),
+            ("cluster.etcd.lease-ttl", self.etcd_lease_ttl.clone()),
+            ("cluster.peer-timeout", self.peer_timeout.clone()),
+        ];
+        given
+            .into_iter()
+            .filter_map(|(name, value)| Some((name.to_string(), value?)))
+            .collect()
+    }
 }
 
 impl ServerFlags {
@@ -184,6 +246,7 @@ impl ServerFlags {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();
+        map.extend(self.cluster.to_map());
         map.insert(
             "alertmanager.notification-queue-capacity".to_string(),
             self.alertmanager_notification_queue_capacity.to_string(),

@@ -13,11 +13,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use promshard::cluster::global::GlobalQueryView;
 use promshard::cluster::membership::Membership;
 use promshard::cluster::metrics::ClusterMetrics;
-use promshard::cluster::ownership::{Ownership, discovered_target_labels};
+use promshard::cluster::ownership::{MovedAway, Ownership, discovered_target_labels};
 use promshard::cluster::ring::Member;
-use promshard::cluster::settings::{ClusterMode, ClusterSettings, EtcdSettings};
+use promshard::cluster::settings::{ClusterMode, ClusterOverrides, ClusterSettings, EtcdSettings};
 use promshard::config::{self, ByteSize, Config, PromDuration};
 use promshard::discovery::DiscoveryManager;
 use promshard::notify::alertmanager::GroupOwner;
@@ -31,12 +32,12 @@ use promshard::storage::{Appendable, Queryable};
 use promshard::tsdb::{Db, DbOptions};
 use promshard::web::{self, Lifecycle, ReloadRequest, StatusInfo, WebState};
 
-use crate::flags::{ImportCommand, ServerFlags, TsdbCommand};
+use crate::flags::{ClusterFlags, ImportCommand, ServerFlags, TsdbCommand};
 
 /// The parts a reload reconfigures.
 struct Components {
     discovery: Arc<DiscoveryManager>,
-    fanout: Arc<FanoutQueryable>,
+    global: Arc<GlobalQueryView>,
     db: Arc<Db>,
     remote_write: Arc<RemoteWriteManager>,
     scrape: Arc<ScrapeManager>,
@@ -57,14 +58,18 @@ impl Components {
             .unwrap_or(Duration::from_secs(60))
     }
 
-    /// The longest scrape interval of any job.
-    fn longest_scrape_interval(&self) -> Duration {
+    /// When the next hand-over grace ends, over every job's interval (a
+    /// job's grace is two of its intervals): re-filter then, so that no
+    /// released target waits for a later event (which, from discovery,
+    /// would end it with staleness markers).
+    fn next_handover_deadline(&self, ownership: &Ownership) -> Option<std::time::SystemTime> {
+        let now = std::time::SystemTime::now();
         self.intervals
             .read()
             .values()
-            .copied()
-            .max()
-            .unwrap_or(Duration::from_secs(60))
+            .filter_map(|interval| ownership.handover_deadline(*interval))
+            .filter(|deadline| *deadline > now)
+            .min()
     }
 
     /// Applies a freshly loaded config to every stage.
@@ -87,8 +92,8 @@ impl Components {
         self.remote_write
             .apply_config(&config.remote_write, &config.global.external_labels)
             .map_err(|e| format!("remote_write: {e}"))?;
-        self.fanout
-            .set_secondaries(remote_read_sources(config, &self.db)?);
+        self.global
+            .set_remote_read(remote_read_sources(config, &self.db)?);
         self.notify
             .apply_config(config)
             .map_err(|e| e.to_string())?;
@@ -188,9 +193,18 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     });
 
     let appendable: Arc<dyn Appendable> = db.clone();
-    // Queries read the local TSDB merged with any `remote_read` endpoints.
+    let cluster_settings =
+        cluster_settings_with_flags(&config, &flags.web_listen_address, &flags.cluster)?;
+    // Queries read the local TSDB merged with any `remote_read` endpoints
+    // and, in a cluster, every live peer's shard (the global view).
     let fanout = Arc::new(FanoutQueryable::new(db.clone(), Vec::new()));
-    let queryable: Arc<dyn Queryable> = fanout.clone();
+    let global = Arc::new(GlobalQueryView::new(
+        fanout,
+        cluster_settings.node_id.clone(),
+        cluster_settings.peer_timeout,
+        tokio::runtime::Handle::current(),
+    ));
+    let queryable: Arc<dyn Queryable> = global.clone();
     let scrape = ScrapeManager::new(appendable, &registry, ScrapeOptions::default())
         .map_err(|e| anyhow::anyhow!("starting scrape manager: {e}"))?;
     let hold_db = db.clone();
@@ -228,7 +242,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
                 external_url: external_url(&flags),
                 owner: group_owner_lookup(
                     group_owners.clone(),
-                    cluster_settings(&config, &flags.web_listen_address).advertise_address,
+                    cluster_settings.advertise_address.clone(),
                 ),
             },
             &registry,
@@ -244,7 +258,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     };
     let components = Arc::new(Components {
         discovery: Arc::new(DiscoveryManager::new(&registry)),
-        fanout,
+        global: global.clone(),
         db: db.clone(),
         remote_write: Arc::new(remote_write),
         scrape,
@@ -265,13 +279,18 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
 
     // Cluster membership and ring ownership, between discovery and scrape.
-    let cluster_settings = cluster_settings(&config, &flags.web_listen_address);
     let cluster_metrics =
         ClusterMetrics::register(&registry).context("register cluster metrics")?;
     let membership = Membership::start(&cluster_settings, cluster_metrics.clone())
         .await
         .map_err(|e| anyhow::anyhow!("cluster membership: {e}"))?;
     let ownership = Arc::new(Ownership::new(&cluster_settings, cluster_metrics));
+    {
+        let global = global.clone();
+        let views = membership.subscribe();
+        let cancel = cancel.clone();
+        tasks.spawn(async move { global.follow(views, cancel).await });
+    }
     let _ = group_owners.set(ownership.clone());
     let (resync_tx, mut resync_rx) = mpsc::channel::<bool>(16);
     {
@@ -305,17 +324,22 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
                 let discovered = updates.borrow_and_update().clone();
                 let mut groups: HashMap<String, Vec<TargetGroup>> = (*discovered).clone();
                 let now = std::time::SystemTime::now();
+                let mut owned = 0;
                 for (job, job_groups) in groups.iter_mut() {
                     let grace = intervals.scrape_interval(job) * 2;
                     for group in job_groups.iter_mut() {
-                        ownership.retain_owned_at(job, &group.labels, &mut group.targets, now, grace);
+                        owned += ownership.retain_owned_at(job, &group.labels, &mut group.targets, now, grace);
                     }
                 }
+                ownership.set_owned_targets(owned);
+                // A target leaving the scrape set that another node scrapes
+                // now moved: no staleness markers, whatever triggered this
+                // sync.
                 let release = handed_over;
-                scrape.sync_releasing(groups, &|_| release);
+                let moved_away = MovedAway::new(&discovered, &groups);
+                scrape.sync_releasing(groups, &|labels| release || moved_away.contains(labels));
                 // Look again when a hand-over grace period ends.
-                let longest = intervals.longest_scrape_interval() * 2;
-                let deadline = ownership.handover_deadline(longest);
+                let deadline = intervals.next_handover_deadline(&ownership);
                 let wait_for_deadline = async {
                     match deadline.and_then(|d| d.duration_since(std::time::SystemTime::now()).ok()) {
                         Some(delay) => tokio::time::sleep(delay + Duration::from_millis(50)).await,
@@ -398,12 +422,14 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         serde_json::to_value(stats_db.stats(limit)).unwrap_or_default()
     }));
     query_state.external_labels = config.global.external_labels.clone();
+    query_state.local_queryable = Some(db.clone());
     let query_router = web::query_api::router(query_state);
     let remote_router = web::remote_api::router(web::remote_api::RemoteApiState {
         receiver: flags
             .web_enable_remote_write_receiver
             .then(|| db.clone() as Arc<dyn Appendable>),
         queryable,
+        local_queryable: Some(db.clone()),
         read_sample_limit: 50_000_000,
     });
     let web_state = WebState {
@@ -612,7 +638,38 @@ pub fn cluster_settings(config: &Config, listen_address: &str) -> ClusterSetting
         },
         replication_factor: section.replication_factor.max(1) as usize,
         virtual_nodes: section.virtual_nodes.max(1) as usize,
+        peer_timeout: section.peer_timeout.as_duration(),
     }
+}
+
+/// The cluster settings from the config, overridden by `--cluster.*`.
+fn cluster_settings_with_flags(
+    config: &Config,
+    listen_address: &str,
+    flags: &ClusterFlags,
+) -> Result<ClusterSettings> {
+    let duration = |flag: &str, text: &Option<String>| -> Result<Option<Duration>> {
+        text.as_deref()
+            .map(|t| parse_duration(t).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
+            .transpose()
+    };
+    let overrides = ClusterOverrides {
+        mode: flags.mode.as_deref().map(|mode| match mode {
+            "static" => ClusterMode::Static,
+            "etcd" => ClusterMode::Etcd,
+            _ => ClusterMode::None,
+        }),
+        node_id: flags.node_id.clone(),
+        advertise_address: flags.advertise_address.clone(),
+        peers: (!flags.peers.is_empty()).then(|| flags.peers.clone()),
+        etcd_endpoints: (!flags.etcd_endpoints.is_empty()).then(|| flags.etcd_endpoints.clone()),
+        etcd_prefix: flags.etcd_prefix.clone(),
+        etcd_lease_ttl: duration("cluster.etcd.lease-ttl", &flags.etcd_lease_ttl)?,
+        peer_timeout: duration("cluster.peer-timeout", &flags.peer_timeout)?,
+    };
+    let mut settings = cluster_settings(config, listen_address);
+    overrides.apply(&mut settings, !config.cluster.node_id.is_empty());
+    Ok(settings)
 }
 
 /// `promshard cluster ring --config F`: who owns which target, for the
@@ -719,12 +776,6 @@ fn warn_unavailable_sections(config: &Config) {
             field = "rule_files",
             files = ?config.rule_files,
             "rule evaluation is not available yet (issue 7): the rule files are checked by `promshard check config` but not evaluated"
-        );
-    }
-    if !config.remote_read.is_empty() {
-        warn!(
-            field = "remote_read",
-            "remote_read endpoints are not queried yet: queries answer from local storage only"
         );
     }
 }

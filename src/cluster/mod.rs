@@ -10,6 +10,8 @@
 //! - [`ownership`]: which targets and rule groups this node owns under the
 //!   current view, and the hand-over plan when that changes.
 //! - [`status`]: `/api/v1/status/cluster` and `promshard cluster ring`.
+//! - [`global`]: the global query view (local TSDB + every live peer over
+//!   remote read, `?local=true`).
 //!
 //! Wiring (in `main.rs`): `ClusterMetrics::register(&registry)`,
 //! `Membership::start(&settings, metrics.clone())`,
@@ -18,11 +20,13 @@
 //! asks `owns_target`, rules `owns_rule_group`; on shutdown
 //! `membership.shutdown().await` deregisters.
 
+pub mod global;
 pub mod kv;
 pub mod kv_etcd;
 pub mod kv_memory;
 pub mod membership;
 pub mod metrics;
+pub mod overlap;
 pub mod ownership;
 pub mod ring;
 pub mod settings;
@@ -35,14 +39,16 @@ mod kv_conformance;
 #[cfg(test)]
 mod test_etcd;
 
+pub use global::GlobalQueryView;
 pub use kv::{KvError, KvStore};
 pub use kv_etcd::EtcdKv;
 pub use kv_memory::MemoryKv;
 pub use membership::{ClusterView, Membership, MembershipError};
 pub use metrics::ClusterMetrics;
 pub use ownership::{
-    HandoverPlan, Ownership, ReleasedTarget, TargetGroup, discovered_target_labels, plan_handover,
+    HandoverPlan, MovedAway, Ownership, ReleasedTarget, TargetGroup, discovered_target_labels,
+    plan_handover,
 };
 pub use ring::{DEFAULT_VIRTUAL_NODES, Member, Ring, rule_group_key, target_key};
-pub use settings::{ClusterMode, ClusterSettings, EtcdSettings};
+pub use settings::{ClusterMode, ClusterOverrides, ClusterSettings, EtcdSettings};
 pub use status::{print_ring, print_ring_for_members, status_json};

@@ -18,7 +18,7 @@
 //! Views arrive from [`super::membership::Membership`]; feed each to
 //! [`Ownership::apply_view`] (or run [`Ownership::follow`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -34,6 +34,11 @@ use crate::model::labels::{Labels, LabelsBuilder};
 
 pub use crate::discovery::TargetGroup;
 
+/// Replaced rings older than this are forgotten (no grace is that long).
+const HISTORY_MAX_AGE: Duration = Duration::from_secs(3_600);
+/// At most this many replaced rings are remembered.
+const HISTORY_MAX_RINGS: usize = 32;
+
 /// The discovered labels of a target: the group's labels overlaid by the
 /// target's, plus `job` when missing. The key of
 /// [`Ownership::filter_target_groups`] and of `print_ring`.
@@ -48,6 +53,55 @@ pub fn discovered_target_labels(job_name: &str, group: &TargetGroup, target: &La
     builder.build()
 }
 
+/// The `(job, __address__)` of the targets discovered but left out of this
+/// node's scrape set by the ownership filter: they are scraped elsewhere.
+/// A target that leaves the scrape set and is in here moved to another
+/// node, so it ends without staleness markers; any other target that
+/// leaves (gone from discovery, or whose labels changed) gets them.
+#[derive(Debug, Default, Clone)]
+pub struct MovedAway(HashSet<(String, String)>);
+
+impl MovedAway {
+    /// From discovery's output and what the ownership filter kept of it.
+    pub fn new(
+        discovered: &HashMap<String, Vec<TargetGroup>>,
+        kept: &HashMap<String, Vec<TargetGroup>>,
+    ) -> Self {
+        let kept = job_addresses(kept);
+        Self(
+            job_addresses(discovered)
+                .into_iter()
+                .filter(|pair| !kept.contains(pair))
+                .collect(),
+        )
+    }
+
+    /// Whether a scrape target, by its labels after relabeling, moved to
+    /// another node. A relabeled `job` or `__address__` reads as not moved.
+    pub fn contains(&self, target_labels: &Labels) -> bool {
+        self.0.contains(&(
+            target_labels.get_or_empty("job").to_string(),
+            target_labels.get_or_empty("__address__").to_string(),
+        ))
+    }
+}
+
+fn job_addresses(groups_by_job: &HashMap<String, Vec<TargetGroup>>) -> HashSet<(String, String)> {
+    let mut found = HashSet::new();
+    for (job_name, groups) in groups_by_job {
+        for group in groups {
+            for target in &group.targets {
+                let labels = discovered_target_labels(job_name, group, target);
+                found.insert((
+                    labels.get_or_empty("job").to_string(),
+                    labels.get_or_empty("__address__").to_string(),
+                ));
+            }
+        }
+    }
+    found
+}
+
 /// This node's share of the work under the current view. `Send + Sync`;
 /// reads are lock-light (one `Arc` clone of the ring).
 pub struct Ownership {
@@ -55,9 +109,12 @@ pub struct Ownership {
     replication_factor: usize,
     virtual_nodes: usize,
     ring: RwLock<Arc<Ring>>,
-    /// The ring before the last view change and when it changed, for the
-    /// hand-over grace of [`Ownership::filter_target_groups_at`].
-    previous: RwLock<Option<(Arc<Ring>, SystemTime)>>,
+    /// The rings replaced by recent view changes and when each was
+    /// replaced, oldest first, for the hand-over grace of
+    /// [`Ownership::filter_target_groups_at`]. Every recent ring counts, not
+    /// only the last: views can change several times within one grace
+    /// (members leaving one by one, an etcd that expired every lease).
+    history: RwLock<Vec<(Arc<Ring>, SystemTime)>>,
     metrics: ClusterMetrics,
 }
 
@@ -71,7 +128,7 @@ impl Ownership {
             replication_factor: settings.replication_factor.max(1),
             virtual_nodes: settings.virtual_nodes,
             ring: RwLock::new(Arc::new(ring)),
-            previous: RwLock::new(None),
+            history: RwLock::new(Vec::new()),
             metrics,
         }
     }
@@ -107,7 +164,16 @@ impl Ownership {
             std::mem::replace(&mut *current, new_ring)
         };
         if old_ring.members() != self.ring().members() {
-            *self.previous.write() = Some((old_ring.clone(), now));
+            let mut history = self.history.write();
+            history.push((old_ring.clone(), now));
+            history.retain(|(_, replaced_at)| {
+                now.duration_since(*replaced_at)
+                    .map_or(true, |age| age <= HISTORY_MAX_AGE)
+            });
+            if history.len() > HISTORY_MAX_RINGS {
+                let excess = history.len() - HISTORY_MAX_RINGS;
+                history.drain(..excess);
+            }
         }
         old_ring
     }
@@ -205,9 +271,10 @@ impl Ownership {
 
     /// The primitive under the filters, for any target-group type: keeps in
     /// `targets` those this node owns (keyed on the group labels overlaid
-    /// by the target's, plus `job`), or owned before the last view change
-    /// less than `grace` ago (or at all, if nobody owns them now). Returns
-    /// how many kept targets it owns now.
+    /// by the target's, plus `job`), or owned under a ring replaced less
+    /// than `grace` ago; under an empty view, those owned under the last
+    /// non-empty ring (nobody else owns them). Returns how many kept
+    /// targets it owns now.
     pub fn retain_owned_at(
         &self,
         job_name: &str,
@@ -217,10 +284,24 @@ impl Ownership {
         grace: Duration,
     ) -> usize {
         let ring = self.ring();
-        let previous = self.previous.read().clone();
-        let in_grace = previous
-            .as_ref()
-            .is_some_and(|(_, changed_at)| now < *changed_at + grace);
+        let history = self.history.read().clone();
+        // The rings whose targets this node still covers: those replaced
+        // within the grace, or the last non-empty one under an empty view.
+        let covering: Vec<Arc<Ring>> = if ring.is_empty() {
+            history
+                .iter()
+                .rev()
+                .find(|(old, _)| !old.is_empty())
+                .map(|(old, _)| old.clone())
+                .into_iter()
+                .collect()
+        } else {
+            history
+                .iter()
+                .filter(|(_, replaced_at)| now < *replaced_at + grace)
+                .map(|(old, _)| old.clone())
+                .collect()
+        };
         let group = TargetGroup {
             source: String::new(),
             targets: Vec::new(),
@@ -233,26 +314,31 @@ impl Ownership {
                 owned_now += 1;
                 return true;
             }
-            let Some((previous_ring, _)) = &previous else {
-                return false;
-            };
-            let owned_before =
-                previous_ring.owns(&self.local_node_id, key, self.replication_factor);
-            // Nobody owns it under an empty view: keep scraping rather than
-            // leave it unowned.
-            owned_before && (in_grace || ring.is_empty())
+            covering
+                .iter()
+                .any(|old| old.owns(&self.local_node_id, key, self.replication_factor))
         });
         owned_now
     }
 
-    /// When the hand-over grace of the last view change ends for a job
-    /// scraped every `scrape_interval`: re-filter then to drop the targets
-    /// kept for it. `None` if no view change happened yet.
+    /// When the next hand-over grace ends for a job scraped every
+    /// `scrape_interval` (the earliest still to come, else the last one):
+    /// re-filter then to drop the targets kept for it. `None` if no view
+    /// change happened yet.
     pub fn handover_deadline(&self, scrape_interval: Duration) -> Option<SystemTime> {
-        self.previous
+        let now = SystemTime::now();
+        let deadlines: Vec<SystemTime> = self
+            .history
             .read()
-            .as_ref()
-            .map(|(_, changed_at)| *changed_at + scrape_interval * 2)
+            .iter()
+            .map(|(_, replaced_at)| *replaced_at + scrape_interval * 2)
+            .collect();
+        deadlines
+            .iter()
+            .copied()
+            .filter(|deadline| *deadline > now)
+            .min()
+            .or_else(|| deadlines.last().copied())
     }
 
     /// Sets `promshard_cluster_owned_targets` when ownership is decided by

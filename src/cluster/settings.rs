@@ -62,6 +62,9 @@ pub struct ClusterSettings {
     pub replication_factor: usize,
     /// Tokens per node on the ring.
     pub virtual_nodes: usize,
+    /// How long a global query waits for one peer's remote read before it
+    /// answers without that peer (with a warning).
+    pub peer_timeout: Duration,
 }
 
 impl Default for ClusterSettings {
@@ -74,6 +77,7 @@ impl Default for ClusterSettings {
             etcd: EtcdSettings::default(),
             replication_factor: 1,
             virtual_nodes: DEFAULT_VIRTUAL_NODES,
+            peer_timeout: super::global::DEFAULT_PEER_TIMEOUT,
         }
     }
 }
@@ -100,5 +104,167 @@ impl ClusterSettings {
                 members
             }
         }
+    }
+}
+
+/// Command-line flags that override the `cluster` config section (each
+/// `None` leaves the config's value).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterOverrides {
+    /// `--cluster.mode`.
+    pub mode: Option<ClusterMode>,
+    /// `--cluster.node-id`.
+    pub node_id: Option<String>,
+    /// `--cluster.advertise-address`.
+    pub advertise_address: Option<String>,
+    /// `--cluster.peer` (repeatable): static peers' addresses.
+    pub peers: Option<Vec<String>>,
+    /// `--cluster.etcd.endpoints` (comma-separated).
+    pub etcd_endpoints: Option<Vec<String>>,
+    /// `--cluster.etcd.prefix`.
+    pub etcd_prefix: Option<String>,
+    /// `--cluster.etcd.lease-ttl`.
+    pub etcd_lease_ttl: Option<Duration>,
+    /// `--cluster.peer-timeout`.
+    pub peer_timeout: Option<Duration>,
+}
+
+impl ClusterOverrides {
+    /// Applies the flags given over `settings`. Endpoints given without a
+    /// mode switch a node that the config leaves in mode none to etcd
+    /// mode; peers given so switch it to static mode. A node id given
+    /// without an advertise address keeps the address; an advertise
+    /// address given without a node id also becomes the id when the config
+    /// named none (`id_from_config` false).
+    pub fn apply(&self, settings: &mut ClusterSettings, id_from_config: bool) {
+        if let Some(address) = &self.advertise_address {
+            if !id_from_config && self.node_id.is_none() {
+                settings.node_id = address.clone();
+            }
+            settings.advertise_address = address.clone();
+        }
+        if let Some(node_id) = &self.node_id {
+            settings.node_id = node_id.clone();
+        }
+        if let Some(peers) = &self.peers {
+            settings.peers = peers
+                .iter()
+                .map(|address| Member::new(address.clone(), address.clone()))
+                .collect();
+            if settings.mode == ClusterMode::None {
+                settings.mode = ClusterMode::Static;
+            }
+        }
+        if let Some(endpoints) = &self.etcd_endpoints {
+            settings.etcd.endpoints = endpoints.clone();
+            if settings.mode == ClusterMode::None {
+                settings.mode = ClusterMode::Etcd;
+            }
+        }
+        if let Some(prefix) = &self.etcd_prefix {
+            settings.etcd.prefix = prefix.clone();
+        }
+        if let Some(ttl) = self.etcd_lease_ttl {
+            settings.etcd.lease_ttl = ttl;
+        }
+        if let Some(timeout) = self.peer_timeout {
+            settings.peer_timeout = timeout;
+        }
+        if let Some(mode) = self.mode {
+            settings.mode = mode;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn overridden(overrides: ClusterOverrides, id_from_config: bool) -> ClusterSettings {
+        let mut settings = ClusterSettings {
+            node_id: "from-config".to_string(),
+            advertise_address: "10.0.0.1:9090".to_string(),
+            ..ClusterSettings::default()
+        };
+        overrides.apply(&mut settings, id_from_config);
+        settings
+    }
+
+    #[test]
+    fn no_flags_leave_the_config_alone() {
+        let settings = overridden(ClusterOverrides::default(), true);
+        assert_eq!(settings.mode, ClusterMode::None);
+        assert_eq!(settings.node_id, "from-config");
+        assert_eq!(settings.advertise_address, "10.0.0.1:9090");
+    }
+
+    #[test]
+    fn etcd_endpoints_switch_mode_none_to_etcd_but_an_explicit_mode_wins() {
+        let endpoints = Some(vec!["http://127.0.0.1:2379".to_string()]);
+        let settings = overridden(
+            ClusterOverrides {
+                etcd_endpoints: endpoints.clone(),
+                ..ClusterOverrides::default()
+            },
+            true,
+        );
+        assert_eq!(settings.mode, ClusterMode::Etcd);
+        assert_eq!(settings.etcd.endpoints, endpoints.clone().unwrap());
+        let settings = overridden(
+            ClusterOverrides {
+                etcd_endpoints: endpoints,
+                mode: Some(ClusterMode::None),
+                ..ClusterOverrides::default()
+            },
+            true,
+        );
+        assert_eq!(settings.mode, ClusterMode::None);
+    }
+
+    #[test]
+    fn peers_switch_mode_none_to_static() {
+        let settings = overridden(
+            ClusterOverrides {
+                peers: Some(vec!["a:1".to_string(), "b:2".to_string()]),
+                ..ClusterOverrides::default()
+            },
+            true,
+        );
+        assert_eq!(settings.mode, ClusterMode::Static);
+        assert_eq!(settings.peers.len(), 2);
+        assert_eq!(settings.peers[1].address, "b:2");
+    }
+
+    #[test]
+    fn advertise_address_becomes_the_id_only_when_nobody_named_one() {
+        let flag = ClusterOverrides {
+            advertise_address: Some("10.0.0.9:9090".to_string()),
+            ..ClusterOverrides::default()
+        };
+        assert_eq!(overridden(flag.clone(), false).node_id, "10.0.0.9:9090");
+        assert_eq!(overridden(flag.clone(), true).node_id, "from-config");
+        let with_id = ClusterOverrides {
+            node_id: Some("n9".to_string()),
+            ..flag
+        };
+        let settings = overridden(with_id, false);
+        assert_eq!(settings.node_id, "n9");
+        assert_eq!(settings.advertise_address, "10.0.0.9:9090");
+    }
+
+    #[test]
+    fn durations_and_prefix_override() {
+        let settings = overridden(
+            ClusterOverrides {
+                etcd_prefix: Some("/other".to_string()),
+                etcd_lease_ttl: Some(Duration::from_secs(3)),
+                peer_timeout: Some(Duration::from_millis(1500)),
+                ..ClusterOverrides::default()
+            },
+            true,
+        );
+        assert_eq!(settings.etcd.prefix, "/other");
+        assert_eq!(settings.etcd.lease_ttl, Duration::from_secs(3));
+        assert_eq!(settings.peer_timeout, Duration::from_millis(1500));
     }
 }

@@ -64,6 +64,9 @@ pub struct ClusterConfig {
     pub replication_factor: u32,
     /// Ring tokens per member; default 512 (the balance figure in benches/ring.rs needs it).
     pub virtual_nodes: u32,
+    /// How long a global query waits for one peer's remote read before it
+    /// answers without it, with a warning; default 10s.
+    pub peer_timeout: PromDuration,
 }
 
 impl Default for ClusterConfig {
@@ -76,6 +79,7 @@ impl Default for ClusterConfig {
             etcd: EtcdConfig::default(),
             replication_factor: 1,
             virtual_nodes: 512,
+            peer_timeout: PromDuration::from_secs(10),
         }
     }
 }

@@ -259,6 +259,7 @@ mod tests {
             let app = router(RemoteApiState {
                 receiver: None,
                 queryable: Arc::new(server_store),
+                local_queryable: None,
                 read_sample_limit: 0,
             });
             tokio::spawn(async move { axum::serve(listener, app).await });

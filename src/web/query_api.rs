@@ -49,6 +49,9 @@ pub struct QueryApiState {
     pub tsdb_stats: Option<TsdbStatsProvider>,
     /// `global.external_labels`, added by `/federate` to series lacking them.
     pub external_labels: Labels,
+    /// What `?local=true` answers from: this node's own store, without the
+    /// cluster's peers. `None`: the same as `queryable`.
+    pub local_queryable: Option<Arc<dyn Queryable>>,
 }
 
 impl QueryApiState {
@@ -61,7 +64,28 @@ impl QueryApiState {
             lookback_delta,
             tsdb_stats: None,
             external_labels: Labels::empty(),
+            local_queryable: None,
         }
+    }
+
+    /// The store a request reads: the local one for `?local=true`.
+    fn queryable_for(&self, params: &Params) -> Result<Arc<dyn Queryable>, ApiError> {
+        let local = wants_local(params).map_err(|e| ApiError::invalid_parameter("local", e))?;
+        Ok(match (&self.local_queryable, local) {
+            (Some(local_queryable), true) => local_queryable.clone(),
+            _ => self.queryable.clone(),
+        })
+    }
+}
+
+/// Whether a request asks for this node's own shard only (`local=true`);
+/// `true`/`1` and `false`/`0` are accepted.
+pub fn wants_local(params: &Params) -> Result<bool, String> {
+    match params.get("local") {
+        None => Ok(false),
+        Some("true" | "1") => Ok(true),
+        Some("false" | "0") => Ok(false),
+        Some(other) => Err(format!("cannot parse {other:?} to a boolean")),
     }
 }
 
@@ -155,6 +179,7 @@ impl Drop for CancelOnDrop {
 
 async fn run_query(
     state: &QueryApiState,
+    queryable: Arc<dyn Queryable>,
     query: String,
     start: i64,
     end: i64,
@@ -163,7 +188,6 @@ async fn run_query(
     let cancel = Arc::new(AtomicBool::new(false));
     let _guard = CancelOnDrop(cancel.clone());
     let engine = state.engine.clone();
-    let queryable = state.queryable.clone();
     let (sender, receiver) = tokio::sync::oneshot::channel();
     // Each query runs on its own thread with a large stack, so that deep
     // expressions cannot overflow it; a panic is caught here as a last
@@ -264,7 +288,8 @@ async fn query(
     let time = time_param(&params, "time", now_ms())?;
     check_timeout_param(&params)?;
     let limit = limit_param(&params)?;
-    let mut result = run_query(&state, query, time, time, 0).await?;
+    let queryable = state.queryable_for(&params)?;
+    let mut result = run_query(&state, queryable, query, time, time, 0).await?;
     if limit > 0 {
         truncate_result(&mut result, limit);
     }
@@ -325,7 +350,8 @@ async fn query_range(
             "parse error: no expression found in input",
         ));
     };
-    let mut result = run_query(&state, query, start, end, step).await?;
+    let queryable = state.queryable_for(&params)?;
+    let mut result = run_query(&state, queryable, query, start, end, step).await?;
     if limit > 0 {
         truncate_result(&mut result, limit);
     }
@@ -397,7 +423,7 @@ async fn series(
     }
     let (start, end) = time_range(&params)?;
     let limit = limit_param(&params)?;
-    let queryable = state.queryable.clone();
+    let queryable = state.queryable_for(&params)?;
     let task = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let querier = queryable.querier(start, end).map_err(storage_error)?;
         let hints = SelectHints {
@@ -451,22 +477,21 @@ async fn labels(
     let selectors = parse_matchers(&params)?;
     let (start, end) = time_range(&params)?;
     let limit = limit_param(&params)?;
-    let queryable = state.queryable.clone();
-    let task = tokio::task::spawn_blocking(move || -> Result<Vec<String>, ApiError> {
+    let queryable = state.queryable_for(&params)?;
+    let task = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let querier = queryable.querier(start, end).map_err(storage_error)?;
-        if selectors.is_empty() {
-            return querier.label_names(&[]).map_err(storage_error);
-        }
         let mut names = BTreeSet::new();
+        if selectors.is_empty() {
+            names.extend(querier.label_names(&[]).map_err(storage_error)?);
+        }
         for matchers in &selectors {
             names.extend(querier.label_names(matchers).map_err(storage_error)?);
         }
-        Ok(names.into_iter().collect())
+        Ok((names.into_iter().collect(), querier.label_warnings()))
     });
-    let mut names = task
+    let (mut names, mut warnings) = task
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
-    let mut warnings = Vec::new();
     apply_limit(&mut names, limit, &mut warnings);
     Ok(json_response(
         StatusCode::OK,
@@ -490,13 +515,13 @@ async fn label_values(
     let selectors = parse_matchers(&params)?;
     let (start, end) = time_range(&params)?;
     let limit = limit_param(&params)?;
-    let queryable = state.queryable.clone();
-    let task = tokio::task::spawn_blocking(move || -> Result<Vec<String>, ApiError> {
+    let queryable = state.queryable_for(&params)?;
+    let task = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let querier = queryable.querier(start, end).map_err(storage_error)?;
-        if selectors.is_empty() {
-            return querier.label_values(&name, &[]).map_err(storage_error);
-        }
         let mut values = BTreeSet::new();
+        if selectors.is_empty() {
+            values.extend(querier.label_values(&name, &[]).map_err(storage_error)?);
+        }
         for matchers in &selectors {
             values.extend(
                 querier
@@ -504,12 +529,11 @@ async fn label_values(
                     .map_err(storage_error)?,
             );
         }
-        Ok(values.into_iter().collect())
+        Ok((values.into_iter().collect(), querier.label_warnings()))
     });
-    let mut values = task
+    let (mut values, mut warnings) = task
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
-    let mut warnings = Vec::new();
     apply_limit(&mut values, limit, &mut warnings);
     Ok(json_response(
         StatusCode::OK,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -25,6 +25,10 @@ pub struct RemoteApiState {
     pub receiver: Option<Arc<dyn Appendable>>,
     /// What remote read answers from.
     pub queryable: Arc<dyn Queryable>,
+    /// What remote read answers from with `?local=true`: this node's own
+    /// store (cluster peers ask for it, so that a read never recurses).
+    /// `None`: the same as `queryable`.
+    pub local_queryable: Option<Arc<dyn Queryable>>,
     /// Most samples one read may return (0 = no limit); Prometheus's
     /// `--storage.remote.read-sample-limit` defaults to 5e7.
     pub read_sample_limit: usize,
@@ -76,7 +80,11 @@ async fn write(State(state): State<RemoteApiState>, body: Bytes) -> Response {
     }
 }
 
-async fn read_handler(State(state): State<RemoteApiState>, body: Bytes) -> Response {
+async fn read_handler(
+    State(state): State<RemoteApiState>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
     let request: ReadRequest = match codec::decode(&body) {
         Ok(request) => request,
         Err(error) => return text(StatusCode::BAD_REQUEST, error.to_string()),
@@ -92,7 +100,20 @@ async fn read_handler(State(state): State<RemoteApiState>, body: Bytes) -> Respo
                 .into(),
         );
     }
-    let queryable = state.queryable.clone();
+    let params = super::query_api::params::Params::from_parts(raw.as_deref(), None);
+    let local = match super::query_api::wants_local(&params) {
+        Ok(local) => local,
+        Err(error) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("invalid parameter \"local\": {error}"),
+            );
+        }
+    };
+    let queryable = match (&state.local_queryable, local) {
+        (Some(local_queryable), true) => local_queryable.clone(),
+        _ => state.queryable.clone(),
+    };
     let limit = state.read_sample_limit;
     let outcome =
         tokio::task::spawn_blocking(move || read::serve(queryable.as_ref(), &request, limit)).await;
@@ -128,6 +149,7 @@ mod tests {
         router(RemoteApiState {
             receiver: receiver.then(|| Arc::new(store.clone()) as Arc<dyn Appendable>),
             queryable: Arc::new(store.clone()),
+            local_queryable: None,
             read_sample_limit: 0,
         })
     }
@@ -207,6 +229,59 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         let response: ReadResponse = codec::decode(&body).unwrap();
         assert_eq!(response.results[0].timeseries[0].samples.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn local_true_reads_only_this_nodes_own_store() {
+        let whole = MemStorage::new();
+        let own = MemStorage::new();
+        for (store, name) in [(&whole, "everywhere"), (&own, "here")] {
+            let mut app = store.appender();
+            app.append(&Labels::from_pairs(&[("__name__", name)]), 1000, 1.0)
+                .unwrap();
+            app.commit().unwrap();
+        }
+        let app = router(RemoteApiState {
+            receiver: None,
+            queryable: Arc::new(whole),
+            local_queryable: Some(Arc::new(own)),
+            read_sample_limit: 0,
+        });
+        let request = ReadRequest {
+            queries: vec![Query {
+                start_timestamp_ms: 0,
+                end_timestamp_ms: 5000,
+                matchers: read::matchers_to_proto(&[crate::model::Matcher::new(
+                    crate::model::MatchType::Regex,
+                    "__name__",
+                    ".+",
+                )
+                .unwrap()]),
+                hints: None,
+            }],
+            accepted_response_types: vec![ResponseType::Samples as i32],
+        };
+        let names = |body: &[u8]| -> Vec<String> {
+            let response: ReadResponse = codec::decode(body).unwrap();
+            response.results[0]
+                .timeseries
+                .iter()
+                .map(|ts| ts.labels[0].value.clone())
+                .collect()
+        };
+        for (uri, expected) in [
+            ("/api/v1/read", "everywhere"),
+            ("/api/v1/read?local=false", "everywhere"),
+            ("/api/v1/read?local=true", "here"),
+            ("/api/v1/read?local=1", "here"),
+        ] {
+            let (status, body) = post(app.clone(), uri, codec::encode(&request)).await;
+            assert_eq!(status, StatusCode::OK, "{uri}");
+            assert_eq!(names(&body), vec![expected], "{uri}");
+        }
+        let (status, body) = post(app, "/api/v1/read?local=maybe", codec::encode(&request)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(String::from_utf8_lossy(&body).contains("local"));
     }
 
     #[tokio::test]

@@ -440,3 +440,145 @@ pub fn self_metric(node_url: &str, name: &str) -> f64 {
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// A real etcd server (Debian's `etcd-server`) on free loopback ports with
+/// a temporary data dir; stoppable and restartable on the same ports and
+/// data (an outage), killed on drop.
+pub struct Etcd {
+    /// The client URL, `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    peer_url: String,
+    dir: tempfile::TempDir,
+    process: Option<ChildGuard>,
+}
+
+impl Etcd {
+    /// Starts etcd and waits until `/health` says so.
+    pub fn start() -> Etcd {
+        let mut etcd = Etcd {
+            endpoint: format!("http://127.0.0.1:{}", free_port()),
+            peer_url: format!("http://127.0.0.1:{}", free_port()),
+            dir: tempfile::tempdir().expect("etcd tempdir"),
+            process: None,
+        };
+        etcd.restart();
+        etcd
+    }
+
+    /// Kills the process (as a crash or outage would), keeping its data.
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill9();
+        }
+    }
+
+    /// Sends a signal (`STOP`, `CONT`) to the running process: a paused
+    /// etcd hangs its clients instead of refusing them.
+    pub fn signal(&self, name: &str) {
+        if let Some(process) = &self.process {
+            process.signal(name);
+        }
+    }
+
+    /// Starts the process again on the same ports and data dir.
+    pub fn restart(&mut self) {
+        let log = self.dir.path().join("etcd.log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("etcd log");
+        let child = Command::new("/usr/bin/etcd")
+            .arg("--name=test")
+            .arg(format!(
+                "--data-dir={}",
+                self.dir.path().join("data").display()
+            ))
+            .arg(format!("--listen-client-urls={}", self.endpoint))
+            .arg(format!("--advertise-client-urls={}", self.endpoint))
+            .arg(format!("--listen-peer-urls={}", self.peer_url))
+            .arg(format!("--initial-advertise-peer-urls={}", self.peer_url))
+            .arg(format!("--initial-cluster=test={}", self.peer_url))
+            .arg("--initial-cluster-state=new")
+            .arg("--log-outputs=stderr")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("spawn /usr/bin/etcd (Debian's etcd-server: scripts/setup-system --test)");
+        let process = ChildGuard { child, log };
+        let health = format!("{}/health", self.endpoint);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok((200, body)) = blocking_get(&health)
+                && body.contains("true")
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "etcd did not become healthy; log:\n{}",
+                process.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.process = Some(process);
+    }
+}
+
+/// Many small scrape targets on loopback: one server thread listening on
+/// `count` ports, each answering `/metrics` with a gauge naming its port.
+/// Targets differ by address, as real ones do.
+pub struct ManyTargets {
+    /// `127.0.0.1:PORT` of every target.
+    pub addresses: Vec<String>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl ManyTargets {
+    /// Starts `count` targets.
+    pub fn start(count: usize) -> ManyTargets {
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (addresses_tx, addresses_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let mut addresses = Vec::new();
+                for _ in 0..count {
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                        .await
+                        .expect("bind a target port");
+                    let port = listener.local_addr().expect("addr").port();
+                    addresses.push(format!("127.0.0.1:{port}"));
+                    let body = format!(
+                        "# TYPE test_target_port gauge\ntest_target_port{{port=\"{port}\"}} {port}\n"
+                    );
+                    let app = axum::Router::new().route(
+                        "/metrics",
+                        axum::routing::get(move || {
+                            let body = body.clone();
+                            async move { body }
+                        }),
+                    );
+                    tokio::spawn(async move { axum::serve(listener, app).await });
+                }
+                let _ = addresses_tx.send(addresses);
+                let _ = stopped.await;
+            });
+        });
+        ManyTargets {
+            addresses: addresses_rx.recv().expect("target addresses"),
+            shutdown: Some(shutdown),
+        }
+    }
+}
+
+impl Drop for ManyTargets {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}

@@ -370,3 +370,78 @@ fn an_empty_view_keeps_what_was_owned() {
     );
     assert_eq!(held, owned_before);
 }
+
+#[test]
+fn members_leaving_one_by_one_within_the_grace_keep_every_target_covered() {
+    // An etcd that expired every lease at once deletes the members one by
+    // one: each node must keep what it owned under any ring replaced
+    // within the grace, not only under the last one.
+    let ownership = Ownership::new(&settings("a", ClusterMode::Etcd, &[]), metrics());
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+    let interval = Duration::from_secs(1);
+    ownership.apply_view_at(&view(&["a", "b", "c"]), start);
+    let owned_by_a =
+        kept(&ownership.filter_target_groups_at(discovered(300), start, &|_| interval));
+    let step = Duration::from_millis(10);
+    ownership.apply_view_at(&view(&["b", "c"]), start + step);
+    ownership.apply_view_at(&view(&["c"]), start + step * 2);
+    let held =
+        kept(&ownership.filter_target_groups_at(discovered(300), start + step * 3, &|_| interval));
+    assert_eq!(held, owned_by_a, "a keeps its targets through the grace");
+    ownership.apply_view_at(&view(&[]), start + step * 3);
+    let much_later = start + Duration::from_secs(600);
+    let held = kept(&ownership.filter_target_groups_at(discovered(300), much_later, &|_| interval));
+    assert!(
+        held.is_empty(),
+        "under an empty view a covers what it owned under the last non-empty ring ({{c}}): nothing"
+    );
+    ownership.apply_view_at(&view(&["a"]), much_later);
+    let all = kept(&ownership.filter_target_groups_at(discovered(300), much_later, &|_| interval));
+    assert_eq!(all.len(), 300, "alone again, a owns everything");
+}
+
+#[test]
+fn the_next_handover_deadline_is_the_earliest_to_come() {
+    let ownership = Ownership::new(&settings("a", ClusterMode::Etcd, &[]), metrics());
+    let now = SystemTime::now();
+    let interval = Duration::from_secs(10);
+    assert_eq!(ownership.handover_deadline(interval), None);
+    ownership.apply_view_at(&view(&["a", "b"]), now - Duration::from_secs(60));
+    ownership.apply_view_at(&view(&["a", "b", "c"]), now);
+    ownership.apply_view_at(&view(&["a", "c"]), now + Duration::from_secs(5));
+    assert_eq!(
+        ownership.handover_deadline(interval),
+        Some(now + interval * 2),
+        "the grace of the change at `now` ends first; the one a minute ago is over"
+    );
+}
+
+#[test]
+fn moved_away_tells_a_target_scraped_elsewhere_from_a_vanished_one() {
+    let group = |addresses: &[&str]| TargetGroup {
+        source: "static:0".to_string(),
+        targets: addresses
+            .iter()
+            .map(|a| Labels::from_pairs(&[("__address__", a)]))
+            .collect(),
+        labels: Labels::from_pairs(&[("env", "prod")]),
+    };
+    let discovered = HashMap::from([("node".to_string(), vec![group(&["a:1", "b:1", "c:1"])])]);
+    let kept = HashMap::from([("node".to_string(), vec![group(&["a:1"])])]);
+    let moved = MovedAway::new(&discovered, &kept);
+    let cases = [
+        (&[("job", "node"), ("__address__", "b:1")][..], true),
+        (&[("job", "node"), ("__address__", "c:1")][..], true),
+        (&[("job", "node"), ("__address__", "a:1")][..], false),
+        (&[("job", "node"), ("__address__", "gone:1")][..], false),
+        (&[("job", "other"), ("__address__", "b:1")][..], false),
+        (&[("__address__", "b:1")][..], false),
+    ];
+    for (labels, expected) in cases {
+        assert_eq!(
+            moved.contains(&Labels::from_pairs(labels)),
+            expected,
+            "{labels:?}"
+        );
+    }
+}

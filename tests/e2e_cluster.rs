@@ -1,0 +1,620 @@
+//! The cluster with real processes: a real etcd, promshard nodes started
+//! from the built binary, 300 scrape targets on loopback ports. Checks
+//! that every target is scraped by exactly one node, that a joining node
+//! takes about a quarter of them with no gap and no duplicate in the global
+//! view, that a `kill -9`ed node's targets are taken over within the lease
+//! TTL plus one interval, that an etcd outage neither stops nor gaps
+//! scraping, and that the global query from any node equals the union of
+//! the `?local=true` answers.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{Etcd, ManyTargets, Node, NodeOptions, eventually, free_port, self_metric, urlencode};
+
+const TARGETS: usize = 300;
+const INTERVAL_SECONDS: f64 = 1.0;
+const LEASE_TTL_SECONDS: f64 = 3.0;
+/// Scheduling slack of one scrape on a loaded 2-core machine.
+const JITTER_SECONDS: f64 = 0.25;
+
+fn config(targets: &[String]) -> String {
+    let list = targets
+        .iter()
+        .map(|t| format!("\"{t}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: many\n    static_configs:\n      - targets: [{list}]\n"
+    )
+}
+
+fn start_node(etcd: &Etcd, id: &str, config: &str) -> Node {
+    Node::start(
+        config,
+        NodeOptions {
+            flags: vec![
+                "--web.enable-lifecycle".to_string(),
+                format!("--cluster.etcd.endpoints={}", etcd.endpoint),
+                format!("--cluster.node-id={id}"),
+                format!("--cluster.etcd.lease-ttl={}s", LEASE_TTL_SECONDS),
+                "--cluster.peer-timeout=2s".to_string(),
+            ],
+            ..NodeOptions::default()
+        },
+    )
+}
+
+fn now_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// A node's active targets: instance → (health, last scrape in seconds).
+fn active_targets(node: &Node) -> Option<HashMap<String, (String, f64)>> {
+    let (status, body) = common::blocking_get(&format!("{}/api/v1/targets", node.url)).ok()?;
+    if status != 200 {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(&body).ok()?;
+    let mut out = HashMap::new();
+    for target in value["data"]["activeTargets"].as_array()? {
+        let instance = target["labels"]["instance"].as_str()?.to_string();
+        let health = target["health"].as_str().unwrap_or("").to_string();
+        let last = target["lastScrape"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp_millis() as f64 / 1000.0)
+            .unwrap_or(0.0);
+        out.insert(instance, (health, last));
+    }
+    Some(out)
+}
+
+/// The member ids a node sees.
+fn members(node: &Node) -> Option<BTreeSet<String>> {
+    let (status, body) =
+        common::blocking_get(&format!("{}/api/v1/status/cluster", node.url)).ok()?;
+    if status != 200 {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(&body).ok()?;
+    Some(
+        value["data"]["members"]
+            .as_array()?
+            .iter()
+            .filter_map(|m| m["nodeId"].as_str().map(str::to_string))
+            .collect(),
+    )
+}
+
+/// When every node sees exactly these nodes as members and every target
+/// is active and up on exactly one of them: target → owner.
+fn stable_assignment(nodes: &[(&str, &Node)], all: &[String]) -> Option<BTreeMap<String, String>> {
+    let ids: BTreeSet<String> = nodes.iter().map(|(id, _)| id.to_string()).collect();
+    let mut owners: BTreeMap<String, String> = BTreeMap::new();
+    for (id, node) in nodes {
+        if members(node)? != ids {
+            return None;
+        }
+        for (instance, (health, _)) in active_targets(node)? {
+            if health != "up" || owners.insert(instance, id.to_string()).is_some() {
+                return None;
+            }
+        }
+    }
+    (owners.len() == all.len() && all.iter().all(|t| owners.contains_key(t))).then_some(owners)
+}
+
+/// The raw `up` samples of the last `window` seconds before `at`, through
+/// one node's global view: instance → timestamps; plus the warnings.
+fn raw_up_samples(node: &Node, window: f64, at: f64) -> (HashMap<String, Vec<f64>>, Vec<String>) {
+    let query = format!("up{{job=\"many\"}}[{}s]", window.ceil() as i64);
+    let (status, value) = node.get_json(&format!(
+        "/api/v1/query?query={}&time={at:.3}",
+        urlencode(&query)
+    ));
+    assert_eq!(status, 200, "{query}: {value}");
+    let mut out = HashMap::new();
+    for series in value["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        let instance = series["metric"]["instance"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let stamps = series["values"]
+            .as_array()
+            .map(|values| values.iter().filter_map(|v| v[0].as_f64()).collect())
+            .unwrap_or_default();
+        out.insert(instance, stamps);
+    }
+    (out, warnings(&value))
+}
+
+/// Like [`raw_up_samples`], from the node's own shard.
+fn raw_up_samples_local(
+    node: &Node,
+    window: f64,
+    at: f64,
+) -> (HashMap<String, Vec<f64>>, Vec<String>) {
+    let query = format!("up{{job=\"many\"}}[{}s]", window.ceil() as i64);
+    let (_, value) = node.get_json(&format!(
+        "/api/v1/query?query={}&time={at:.3}&local=true",
+        urlencode(&query)
+    ));
+    let mut out = HashMap::new();
+    for series in value["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        let instance = series["metric"]["instance"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let stamps = series["values"]
+            .as_array()
+            .map(|values| values.iter().filter_map(|v| v[0].as_f64()).collect())
+            .unwrap_or_default();
+        out.insert(instance, stamps);
+    }
+    (out, warnings(&value))
+}
+
+fn warnings(value: &serde_json::Value) -> Vec<String> {
+    value["warnings"]
+        .as_array()
+        .map(|w| {
+            w.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The largest gap and the smallest step between consecutive samples of
+/// `instances` inside `[from, to]`.
+fn gaps(
+    samples: &HashMap<String, Vec<f64>>,
+    instances: &[String],
+    from: f64,
+    to: f64,
+) -> (f64, f64) {
+    let mut largest: f64 = 0.0;
+    let mut smallest = f64::MAX;
+    for instance in instances {
+        let stamps: Vec<f64> = samples
+            .get(instance)
+            .map(|s| {
+                s.iter()
+                    .copied()
+                    .filter(|t| *t >= from && *t <= to)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if stamps.len() < 2 {
+            let every: Vec<f64> = samples.get(instance).cloned().unwrap_or_default();
+            panic!(
+                "{instance}: too few samples in [{from:.3}, {to:.3}]: {stamps:?}; all: {every:?}"
+            );
+        }
+        for pair in stamps.windows(2) {
+            largest = largest.max(pair[1] - pair[0]);
+            smallest = smallest.min(pair[1] - pair[0]);
+        }
+    }
+    (largest, smallest)
+}
+
+/// The instances an API answer names, for `path` (query or series).
+fn instances(node: &Node, path: &str) -> (BTreeSet<String>, Vec<String>) {
+    let (status, value) = node.get_json(path);
+    assert_eq!(status, 200, "{path}: {value}");
+    let data = &value["data"];
+    let rows = data["result"]
+        .as_array()
+        .or_else(|| data.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let set = rows
+        .iter()
+        .filter_map(|row| {
+            row["metric"]["instance"]
+                .as_str()
+                .or_else(|| row["instance"].as_str())
+                .map(str::to_string)
+        })
+        .collect();
+    (set, warnings(&value))
+}
+
+/// The global answer of every node equals the union of the local ones,
+/// for an instant query and for `/api/v1/series`.
+fn assert_global_is_union_of_local(nodes: &[(&str, &Node)], expected: usize) {
+    let start = now_seconds() - 30.0;
+    let paths = [
+        format!("/api/v1/query?query={}", urlencode("up{job=\"many\"}")),
+        format!(
+            "/api/v1/series?match[]={}&start={start:.3}",
+            urlencode("up{job=\"many\"}")
+        ),
+    ];
+    for path in paths {
+        let mut union = BTreeSet::new();
+        for (id, node) in nodes {
+            let (local, local_warnings) = instances(node, &format!("{path}&local=true"));
+            assert!(local_warnings.is_empty(), "{id} local: {local_warnings:?}");
+            union.extend(local);
+        }
+        assert_eq!(union.len(), expected, "{path}: union of the local answers");
+        for (id, node) in nodes {
+            let (global, global_warnings) = instances(node, &path);
+            assert!(global_warnings.is_empty(), "{id}: {global_warnings:?}");
+            assert_eq!(global, union, "{path}: the global answer of {id}");
+        }
+    }
+}
+
+/// Median milliseconds of `expr` answered locally and globally by `node`.
+fn query_latency(node: &Node, expr: &str) -> (f64, f64) {
+    let median = |suffix: &str| {
+        let mut times: Vec<f64> = (0..15)
+            .map(|_| {
+                let started = Instant::now();
+                let (status, value) =
+                    node.get_json(&format!("/api/v1/query?query={}{suffix}", urlencode(expr)));
+                assert_eq!(status, 200, "{value}");
+                started.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    (median("&local=true"), median(""))
+}
+
+fn owned_by<'a>(owners: &'a BTreeMap<String, String>, id: &str) -> Vec<&'a String> {
+    owners
+        .iter()
+        .filter(|(_, o)| *o == id)
+        .map(|(t, _)| t)
+        .collect()
+}
+
+fn counts(owners: &BTreeMap<String, String>) -> BTreeMap<&str, usize> {
+    let mut counts = BTreeMap::new();
+    for owner in owners.values() {
+        *counts.entry(owner.as_str()).or_default() += 1;
+    }
+    counts
+}
+
+#[test]
+fn three_nodes_then_join_crash_and_an_etcd_outage() {
+    let targets = ManyTargets::start(TARGETS);
+    let all = targets.addresses.clone();
+    let mut etcd = Etcd::start();
+    let config = config(&all);
+    let n1 = start_node(&etcd, "n1", &config);
+    let n2 = start_node(&etcd, "n2", &config);
+    let n3 = start_node(&etcd, "n3", &config);
+
+    // Every target scraped by exactly one of the three.
+    let three = [("n1", &n1), ("n2", &n2), ("n3", &n3)];
+    let owners = eventually(
+        Duration::from_secs(60),
+        "3 nodes to split the targets",
+        || stable_assignment(&three, &all),
+    );
+    eprintln!("3 nodes own {:?}", counts(&owners));
+    for (id, node) in &three {
+        let up = node.query("up{job=\"many\"} == 1");
+        assert_eq!(
+            up.len(),
+            TARGETS,
+            "{id}: every target up once through the global view"
+        );
+    }
+    assert_global_is_union_of_local(&three, TARGETS);
+    let (local_ms, global_ms) = query_latency(&n1, "count_over_time(up{job=\"many\"}[30s])");
+    eprintln!(
+        "median query latency over 300 series: local {local_ms:.1} ms, global (2 peers) {global_ms:.1} ms"
+    );
+
+    // A 4th node joins: about a quarter of the targets move, all to it.
+    let joined_at = now_seconds();
+    let n4 = start_node(&etcd, "n4", &config);
+    let four = [("n1", &n1), ("n2", &n2), ("n3", &n3), ("n4", &n4)];
+    let after_join = eventually(
+        Duration::from_secs(60),
+        "4 nodes to split the targets",
+        || stable_assignment(&four, &all),
+    );
+    let stable_at = now_seconds();
+    eprintln!(
+        "4 nodes own {:?}, stable {:.1}s after the join",
+        counts(&after_join),
+        stable_at - joined_at
+    );
+    let moved: Vec<String> = all
+        .iter()
+        .filter(|t| owners[*t] != after_join[*t])
+        .cloned()
+        .collect();
+    assert!(
+        moved.iter().all(|t| after_join[t] == "n4"),
+        "targets moved between old nodes"
+    );
+    let fraction = moved.len() as f64 / TARGETS as f64;
+    eprintln!("moved fraction on join: {fraction:.3}");
+    assert!(
+        (0.15..=0.35).contains(&fraction),
+        "moved fraction {fraction}"
+    );
+    // The hand-over window of every moved target: no gap, no duplicate.
+    std::thread::sleep(Duration::from_secs(2));
+    let at = now_seconds();
+    let (samples, join_warnings) = raw_up_samples(&n1, at - joined_at + 10.0, at);
+    assert!(join_warnings.is_empty(), "{join_warnings:?}");
+    let (largest_gap, smallest_step) = gaps(&samples, &moved, joined_at - 3.0, at - 1.0);
+    eprintln!(
+        "hand-over on join: largest gap {largest_gap:.3}s, smallest step {smallest_step:.3}s"
+    );
+    assert!(
+        largest_gap <= INTERVAL_SECONDS + JITTER_SECONDS,
+        "a moved target has a gap of {largest_gap}s"
+    );
+    assert!(
+        smallest_step >= INTERVAL_SECONDS / 2.0,
+        "a moved target has two samples {smallest_step}s apart: not deduplicated"
+    );
+
+    // kill -9 one node: the others take its targets over within lease TTL
+    // + one interval; meanwhile queries answer with a warning.
+    let mut n2 = n2;
+    let orphans: Vec<String> = owned_by(&after_join, "n2").into_iter().cloned().collect();
+    let killed_at_wall = now_seconds();
+    let killed_at = Instant::now();
+    n2.process.kill9();
+    let (status, answer) = n1.get_json(&format!("/api/v1/query?query={}", urlencode("count(up)")));
+    assert_eq!(status, 200, "{answer}");
+    let down_warnings = warnings(&answer);
+    assert!(
+        down_warnings.iter().any(|w| w.contains("n2")),
+        "a query while n2 is down but still a member names it in a warning: {answer}"
+    );
+    let survivors = [("n1", &n1), ("n3", &n3), ("n4", &n4)];
+    let taken_over = eventually(
+        Duration::from_secs(30),
+        "n2's targets to be scraped again",
+        || {
+            let mut scraped = HashMap::new();
+            for (_, node) in &survivors {
+                for (instance, (health, last)) in active_targets(node)? {
+                    if health == "up" && last > killed_at_wall {
+                        scraped.insert(instance, last);
+                    }
+                }
+            }
+            orphans
+                .iter()
+                .map(|t| scraped.get(t).copied())
+                .collect::<Option<Vec<f64>>>()
+                .map(|lasts| lasts.into_iter().fold(0.0, f64::max))
+        },
+    );
+    let takeover_seconds = taken_over - killed_at_wall;
+    eprintln!(
+        "kill -9: {} targets scraped again {takeover_seconds:.2}s after the kill (noticed after {:.2}s)",
+        orphans.len(),
+        killed_at.elapsed().as_secs_f64()
+    );
+    // Slack: etcd revokes expired leases on a 500 ms tick, and the test
+    // polls every 200 ms over HTTP on a loaded machine.
+    assert!(
+        takeover_seconds <= LEASE_TTL_SECONDS + INTERVAL_SECONDS + 1.5,
+        "takeover took {takeover_seconds}s"
+    );
+    let after_crash = eventually(
+        Duration::from_secs(30),
+        "3 survivors to split the targets",
+        || stable_assignment(&survivors, &all),
+    );
+    eprintln!("after the crash {:?}", counts(&after_crash));
+
+    // etcd down for 30 s: scraping goes on unchanged and without gaps.
+    let outage_from = now_seconds();
+    etcd.stop();
+    std::thread::sleep(Duration::from_secs(15));
+    for (id, node) in &survivors {
+        let active = active_targets(node).expect("targets during the outage");
+        let expected = owned_by(&after_crash, id).len();
+        assert_eq!(
+            active.len(),
+            expected,
+            "{id} keeps its targets while etcd is down"
+        );
+    }
+    std::thread::sleep(Duration::from_secs(15));
+    etcd.restart();
+    let outage_to = now_seconds();
+    for (id, node) in &survivors {
+        assert!(
+            self_metric(&node.url, "promshard_cluster_etcd_errors_total") > 0.0,
+            "{id} counted no etcd errors during the outage"
+        );
+    }
+    let recovered = eventually(
+        Duration::from_secs(30),
+        "the cluster to settle after etcd returns",
+        || stable_assignment(&survivors, &all),
+    );
+    assert_eq!(
+        recovered, after_crash,
+        "ownership changed across the outage"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let at = now_seconds();
+    let (samples, _) = raw_up_samples(&n3, at - outage_from + 5.0, at);
+    let (largest_gap, smallest_step) = gaps(&samples, &all, outage_from - 2.0, at - 1.0);
+    eprintln!(
+        "etcd outage of {:.1}s: largest gap {largest_gap:.3}s, smallest step {smallest_step:.3}s",
+        outage_to - outage_from
+    );
+    assert!(
+        largest_gap <= INTERVAL_SECONDS + JITTER_SECONDS,
+        "gap {largest_gap}s"
+    );
+    assert!(
+        smallest_step >= INTERVAL_SECONDS / 2.0,
+        "duplicate samples {smallest_step}s apart"
+    );
+
+    // etcd paused (SIGSTOP) past every lease: clients hang instead of
+    // being refused, and etcd may expire every lease when it resumes.
+    let paused_from = now_seconds();
+    etcd.signal("STOP");
+    std::thread::sleep(Duration::from_secs(10));
+    etcd.signal("CONT");
+    let resumed_at = Instant::now();
+    // Let etcd expire the leases it may expire before looking for calm.
+    std::thread::sleep(Duration::from_secs(2));
+    let settled = eventually(
+        Duration::from_secs(30),
+        "the cluster to settle after etcd resumes",
+        || stable_assignment(&survivors, &all),
+    );
+    let settled_after = resumed_at.elapsed().as_secs_f64();
+    assert_eq!(settled, recovered, "ownership changed across the pause");
+    std::thread::sleep(Duration::from_secs(2));
+    let at = now_seconds();
+    let (samples, pause_warnings) = raw_up_samples(&n1, at - paused_from + 5.0, at);
+    for (id, node) in &survivors {
+        let (local, _) = raw_up_samples_local(node, at - paused_from + 5.0, at);
+        let thin: Vec<(&String, usize)> = local
+            .iter()
+            .filter(|(instance, _)| recovered[*instance] == *id)
+            .map(|(instance, stamps)| (instance, stamps.len()))
+            .filter(|(_, count)| *count < 5)
+            .collect();
+        if !thin.is_empty() {
+            eprintln!("{id} local: owned targets with few samples: {thin:?}");
+        }
+    }
+    assert!(pause_warnings.is_empty(), "{pause_warnings:?}");
+    let (largest_gap, smallest_step) = gaps(&samples, &all, paused_from - 2.0, at - 1.0);
+    eprintln!(
+        "etcd paused 10s: settled within {:.1}s of resuming; largest gap {largest_gap:.3}s, smallest step {smallest_step:.3}s",
+        settled_after
+    );
+    assert!(
+        largest_gap <= INTERVAL_SECONDS + JITTER_SECONDS,
+        "gap {largest_gap}s"
+    );
+    assert!(
+        smallest_step >= INTERVAL_SECONDS / 2.0,
+        "duplicate samples {smallest_step}s apart"
+    );
+
+    // A node frozen past its lease (a long pause, a VM freeze): the others
+    // take its targets over; when it wakes it steps back, re-registers and
+    // gets the same share back.
+    let frozen_at = Instant::now();
+    n4.process.signal("STOP");
+    let without_n4 = [("n1", &n1), ("n3", &n3)];
+    eventually(
+        Duration::from_secs(30),
+        "n1 and n3 to take over n4's targets",
+        || stable_assignment(&without_n4, &all),
+    );
+    eprintln!(
+        "n4 frozen: n1 and n3 scrape all targets {:.2}s later",
+        frozen_at.elapsed().as_secs_f64()
+    );
+    let woken_at = Instant::now();
+    n4.process.signal("CONT");
+    let rejoined = eventually(Duration::from_secs(30), "n4 to step back in", || {
+        stable_assignment(&survivors, &all)
+    });
+    eprintln!(
+        "n4 woken: ownership settled again {:.2}s later",
+        woken_at.elapsed().as_secs_f64()
+    );
+    assert_eq!(rejoined, recovered, "the woken node gets its share back");
+
+    // Membership works again: a clean stop deregisters at once and the
+    // others take over.
+    let mut n3 = n3;
+    let stopped_at = Instant::now();
+    n3.process.signal("TERM");
+    let _ = n3.process.child.wait();
+    let two = [("n1", &n1), ("n4", &n4)];
+    let final_owners = eventually(
+        Duration::from_secs(30),
+        "2 nodes to split the targets",
+        || stable_assignment(&two, &all),
+    );
+    eprintln!(
+        "clean stop of n3: the other 2 own {:?} after {:.2}s",
+        counts(&final_owners),
+        stopped_at.elapsed().as_secs_f64()
+    );
+    assert_global_is_union_of_local(&two, TARGETS);
+}
+
+#[test]
+fn a_peer_that_is_down_makes_the_global_answer_partial_with_a_warning() {
+    let targets = ManyTargets::start(20);
+    let dead_peer = format!("127.0.0.1:{}", free_port());
+    let node = Node::start(
+        &config(&targets.addresses),
+        NodeOptions {
+            flags: vec![
+                format!("--cluster.peer={dead_peer}"),
+                "--cluster.peer-timeout=1s".to_string(),
+            ],
+            ..NodeOptions::default()
+        },
+    );
+    let query = format!("/api/v1/query?query={}", urlencode("up{job=\"many\"}"));
+    let scraped = eventually(
+        Duration::from_secs(20),
+        "the local half to be scraped",
+        || {
+            let owned = active_targets(&node)?;
+            let (status, value) = node.get_json(&format!("{query}&local=true"));
+            let count = value["data"]["result"].as_array().map_or(0, Vec::len);
+            (status == 200 && count > 0 && count == owned.len()).then_some(count)
+        },
+    );
+    assert!(scraped < 20, "a static peer owns part of the targets");
+    let (status, value) = node.get_json(&query);
+    assert_eq!(status, 200, "{value}");
+    assert_eq!(value["status"], "success");
+    assert_eq!(
+        value["data"]["result"].as_array().map_or(0, Vec::len),
+        scraped
+    );
+    let partial = warnings(&value);
+    assert!(
+        partial.iter().any(|w| w.contains(&dead_peer)),
+        "the answer names the peer that is down: {value}"
+    );
+    for path in ["/api/v1/labels", "/api/v1/label/instance/values"] {
+        let (status, value) = node.get_json(path);
+        assert_eq!(status, 200, "{path}: {value}");
+        assert!(
+            warnings(&value).iter().any(|w| w.contains(&dead_peer)),
+            "{path} names the peer that is down: {value}"
+        );
+    }
+    let (_, local) = node.get_json(&format!("{query}&local=true"));
+    assert!(warnings(&local).is_empty(), "{local}");
+}
