@@ -16,7 +16,7 @@ use tracing::{error, info, warn};
 use promshard::cluster::global::GlobalQueryView;
 use promshard::cluster::membership::Membership;
 use promshard::cluster::metrics::ClusterMetrics;
-use promshard::cluster::ownership::{Ownership, discovered_target_labels};
+use promshard::cluster::ownership::{MovedAway, Ownership, discovered_target_labels};
 use promshard::cluster::ring::Member;
 use promshard::cluster::settings::{ClusterMode, ClusterOverrides, ClusterSettings, EtcdSettings};
 use promshard::config::{self, ByteSize, Config, PromDuration};
@@ -60,14 +60,18 @@ impl Components {
             .unwrap_or(Duration::from_secs(60))
     }
 
-    /// The longest scrape interval of any job.
-    fn longest_scrape_interval(&self) -> Duration {
+    /// When the next hand-over grace ends, over every job's interval (a
+    /// job's grace is two of its intervals): re-filter then, so that no
+    /// released target waits for a later event (which, from discovery,
+    /// would end it with staleness markers).
+    fn next_handover_deadline(&self, ownership: &Ownership) -> Option<std::time::SystemTime> {
+        let now = std::time::SystemTime::now();
         self.intervals
             .read()
             .values()
-            .copied()
-            .max()
-            .unwrap_or(Duration::from_secs(60))
+            .filter_map(|interval| ownership.handover_deadline(*interval))
+            .filter(|deadline| *deadline > now)
+            .min()
     }
 
     /// Applies a freshly loaded config to every stage.
@@ -354,11 +358,14 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
                     }
                 }
                 ownership.set_owned_targets(owned);
+                // A target leaving the scrape set that another node scrapes
+                // now moved: no staleness markers, whatever triggered this
+                // sync.
                 let release = handed_over;
-                scrape.sync_releasing(groups, &|_| release);
+                let moved_away = MovedAway::new(&discovered, &groups);
+                scrape.sync_releasing(groups, &|labels| release || moved_away.contains(labels));
                 // Look again when a hand-over grace period ends.
-                let longest = intervals.longest_scrape_interval() * 2;
-                let deadline = ownership.handover_deadline(longest);
+                let deadline = intervals.next_handover_deadline(&ownership);
                 let wait_for_deadline = async {
                     match deadline.and_then(|d| d.duration_since(std::time::SystemTime::now()).ok()) {
                         Some(delay) => tokio::time::sleep(delay + Duration::from_millis(50)).await,

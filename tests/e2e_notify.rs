@@ -33,6 +33,8 @@ notify:
     routes:
       - matchers: ['channel="email"']
         receiver: mail
+      - matchers: ['channel="email-tls"']
+        receiver: mail-tls
       - matchers: ['channel="slack"']
         receiver: chat
       - matchers: ['channel="pagerduty"']
@@ -41,9 +43,17 @@ notify:
     - name: hook
       webhook_configs:
         - url: {webhook}
+          http_config:
+            basic_auth:
+              username: promshard
+              password: hook-secret
     - name: mail
       email_configs:
         - to: oncall@example.org
+    - name: mail-tls
+      email_configs:
+        - to: secure@example.org
+          require_tls: true
     - name: chat
       slack_configs:
         - api_url: {slack}
@@ -117,6 +127,11 @@ fn one_grouped_notification_then_one_update_then_the_resolve() {
     );
     assert_eq!(first[0].body["receiver"], "hook");
     assert_eq!(first[0].body["version"], "4");
+    // "promshard:hook-secret", from the webhook's http_config.
+    assert_eq!(
+        first[0].authorization.as_deref(),
+        Some("Basic cHJvbXNoYXJkOmhvb2stc2VjcmV0")
+    );
 
     // The same alerts again (a sender re-sends them) are not news.
     post_alerts(
@@ -363,6 +378,21 @@ fn email_slack_and_pagerduty_receive_notifications() {
     assert!(mail.contains("Subject: [FIRING:1] Mailed"), "{mail}");
     assert!(mail.contains("oncall@example.org"), "{mail}");
 
+    // require_tls against a server without STARTTLS: refused, never sent
+    // in the clear.
+    post_alerts(
+        &node,
+        vec![alert(
+            &[("alertname", "MailedSecurely"), ("channel", "email-tls")],
+            false,
+        )],
+    );
+    common::eventually(Duration::from_secs(15), "a failed email delivery", || {
+        (common::self_metric(&node.url, "alertmanager_notifications_failed_total") >= 1.0)
+            .then_some(())
+    });
+    assert_eq!(smtp.messages().len(), 1, "nothing sent without TLS");
+
     post_alerts(
         &node,
         vec![alert(
@@ -388,6 +418,19 @@ fn invalid_alerts_and_silences_get_alertmanagers_400() {
     );
     let (status, _) = post_json(&url, &json!({"not": "a list"}), None);
     assert_eq!(status, 400);
+    // Extreme times are taken, not a crash.
+    let far = json!([{"labels": {"alertname": "Far"}, "startsAt": "9999-12-31T23:59:59Z"}]);
+    let (status, body) = post_json(&url, &far, None);
+    assert_eq!(
+        (status, body.as_str()),
+        (400, "\"start time must be before end time\"")
+    );
+    let far = json!([{"labels": {"alertname": "Far"}, "startsAt": "9999-12-31T23:59:58Z", "endsAt": "9999-12-31T23:59:59Z"}]);
+    assert_eq!(post_json(&url, &far, None).0, 200);
+    let (status, _) = node.get_json("/api/v2/alerts?filter=alertname%3D%22Far%22");
+    assert_eq!(status, 200, "still serving");
+    let (status, _) = node.get_json("/api/v2/alerts?filter=%7Bbroken");
+    assert_eq!(status, 400);
     let now = chrono::Utc::now();
     let backwards = json!({
         "matchers": [{"name": "a", "value": "b", "isRegex": false}],
@@ -400,7 +443,7 @@ fn invalid_alerts_and_silences_get_alertmanagers_400() {
     assert_eq!(status, 400);
     let (status, receivers) = node.get_json("/api/v2/receivers");
     assert_eq!(status, 200);
-    assert_eq!(receivers.as_array().map(Vec::len), Some(4));
+    assert_eq!(receivers.as_array().map(Vec::len), Some(5));
     let (status, status_body) = node.get_json("/api/v2/status");
     assert_eq!(status, 200);
     assert_eq!(status_body["cluster"]["status"], "disabled");

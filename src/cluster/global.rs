@@ -11,6 +11,13 @@
 //!   ([`super::overlap`]) while the view has peers.
 //! - A peer that is down or slower than `peer_timeout` makes the answer
 //!   partial, with a warning; never an error.
+//! - A peer that left the view is still asked, best effort, for
+//!   [`DEFAULT_DEPARTED_PEER_RETENTION`]: its shard holds the history of the
+//!   targets it scraped, and a member is often out of the view only for
+//!   seconds (a lease that expired while etcd stalled, a restart). Its
+//!   failures are silent (it is gone, as far as the cluster knows) and it
+//!   gets at most [`DEPARTED_PEER_TIMEOUT`], so a vanished host cannot stall
+//!   queries.
 //!
 //! Wiring: build a [`FanoutQueryable`] over the TSDB, wrap it in a
 //! [`GlobalQueryView`], give the view (a [`Queryable`]) to the query API, call
@@ -19,7 +26,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -31,11 +38,17 @@ use super::ring::Member;
 use crate::remote::client::Auth;
 use crate::remote::read_client::{ReadClientSettings, RemoteReadClient, RemoteReadQueryable};
 use crate::storage::fanout::{FanoutQueryable, Secondary};
-use crate::storage::{Querier, Queryable, StorageError};
+use crate::storage::{Querier, Queryable, SelectHints, Series, SeriesSet, StorageError};
 
 /// How long a peer may take to answer one remote read before the query
 /// goes on without it (with a warning), unless configured.
 pub const DEFAULT_PEER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a peer that left the view is still asked.
+pub const DEFAULT_DEPARTED_PEER_RETENTION: Duration = Duration::from_secs(60);
+
+/// The most a peer that left the view may take to answer.
+pub const DEPARTED_PEER_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The URL a peer at `address` (`host:port`, or a URL with a scheme) is
 /// remote-read at: its local shard only.
@@ -56,6 +69,8 @@ pub fn peer_source_name(node_id: &str) -> String {
 struct PeerSource {
     address: String,
     secondary: Secondary,
+    /// When it left the view; `None` while it is a member.
+    departed_at: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -71,6 +86,7 @@ pub struct GlobalQueryView {
     fanout: Arc<FanoutQueryable>,
     local_node_id: String,
     peer_timeout: Duration,
+    departed_retention: Duration,
     runtime: tokio::runtime::Handle,
     sources: Mutex<Sources>,
 }
@@ -88,9 +104,17 @@ impl GlobalQueryView {
             fanout,
             local_node_id: local_node_id.into(),
             peer_timeout,
+            departed_retention: DEFAULT_DEPARTED_PEER_RETENTION,
             runtime,
             sources: Mutex::new(Sources::default()),
         }
+    }
+
+    /// How long a peer that left the view is still asked (default
+    /// [`DEFAULT_DEPARTED_PEER_RETENTION`]; zero: never).
+    pub fn with_departed_retention(mut self, retention: Duration) -> Self {
+        self.departed_retention = retention;
+        self
     }
 
     /// Replaces the `remote_read` sources (on config load), keeping the
@@ -101,10 +125,12 @@ impl GlobalQueryView {
         self.publish(&sources);
     }
 
-    /// Makes the peers those of `view` (every member but this node). A
-    /// peer whose address did not change keeps its client (and its
-    /// connections).
+    /// Makes the peers those of `view` (every member but this node), plus
+    /// the peers that left it less than the retention ago (asked best
+    /// effort). A peer whose address did not change keeps its client (and
+    /// its connections).
     pub fn apply_view(&self, view: &ClusterView) {
+        let now = Instant::now();
         let mut sources = self.sources.lock();
         let mut previous = std::mem::take(&mut sources.peers);
         for Member { node_id, address } in &view.members {
@@ -113,10 +139,10 @@ impl GlobalQueryView {
             }
             let kept = previous
                 .remove(node_id)
-                .filter(|source| source.address == *address);
+                .filter(|source| source.address == *address && source.departed_at.is_none());
             let source = match kept {
                 Some(source) => source,
-                None => match self.peer_source(node_id, address) {
+                None => match self.peer_source(node_id, address, None) {
                     Ok(source) => source,
                     Err(error) => {
                         tracing::warn!(node_id, address, %error, "cannot build a remote-read client for a peer; it is left out of the global view");
@@ -126,16 +152,34 @@ impl GlobalQueryView {
             };
             sources.peers.insert(node_id.clone(), source);
         }
+        for (node_id, source) in previous {
+            if node_id == self.local_node_id {
+                continue;
+            }
+            let departed = match source.departed_at {
+                Some(_) => Ok(source),
+                None => self.peer_source(&node_id, &source.address, Some(now)),
+            };
+            if let Ok(departed) = departed
+                && departed
+                    .departed_at
+                    .is_some_and(|at| now.duration_since(at) < self.departed_retention)
+            {
+                sources.peers.insert(node_id, departed);
+            }
+        }
         tracing::debug!(peers = ?sources.peers.keys().collect::<Vec<_>>(), "global query view peers");
         self.publish(&sources);
     }
 
-    /// The node ids and addresses currently asked by global queries.
+    /// The node ids and addresses of the members asked by global queries
+    /// (departed peers still asked are not listed).
     pub fn peers(&self) -> HashMap<String, String> {
         self.sources
             .lock()
             .peers
             .iter()
+            .filter(|(_, source)| source.departed_at.is_none())
             .map(|(id, source)| (id.clone(), source.address.clone()))
             .collect()
     }
@@ -156,26 +200,42 @@ impl GlobalQueryView {
         }
     }
 
-    fn peer_source(&self, node_id: &str, address: &str) -> Result<PeerSource, String> {
+    /// A peer's source; a departed one answers best effort, quickly.
+    fn peer_source(
+        &self,
+        node_id: &str,
+        address: &str,
+        departed_at: Option<Instant>,
+    ) -> Result<PeerSource, String> {
         let name = peer_source_name(node_id);
+        let timeout = match departed_at {
+            Some(_) => self.peer_timeout.min(DEPARTED_PEER_TIMEOUT),
+            None => self.peer_timeout,
+        };
         let client = RemoteReadClient::new(ReadClientSettings {
             name: name.clone(),
             url: peer_read_url(address),
-            timeout: self.peer_timeout,
+            timeout,
             headers: BTreeMap::new(),
             auth: Auth::None,
             required_matchers: BTreeMap::new(),
         })?;
+        let remote: Arc<dyn Queryable> = Arc::new(RemoteReadQueryable::new(
+            Arc::new(client),
+            self.runtime.clone(),
+        ));
+        let queryable: Arc<dyn Queryable> = match departed_at {
+            Some(_) => Arc::new(BestEffort(remote)),
+            None => remote,
+        };
         Ok(PeerSource {
             address: address.to_string(),
             secondary: Secondary {
-                queryable: Arc::new(RemoteReadQueryable::new(
-                    Arc::new(client),
-                    self.runtime.clone(),
-                )),
+                queryable,
                 name,
                 complete_from: None,
             },
+            departed_at,
         })
     }
 
@@ -194,14 +254,77 @@ impl GlobalQueryView {
 /// while there are peers.
 impl Queryable for GlobalQueryView {
     fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier>, StorageError> {
+        let has_peers = {
+            let mut sources = self.sources.lock();
+            let now = Instant::now();
+            let before = sources.peers.len();
+            sources.peers.retain(|_, source| {
+                source
+                    .departed_at
+                    .is_none_or(|at| now.duration_since(at) < self.departed_retention)
+            });
+            if sources.peers.len() != before {
+                self.publish(&sources);
+            }
+            !sources.peers.is_empty()
+        };
         let querier = self.fanout.querier(mint, maxt)?;
-        if self.sources.lock().peers.is_empty() {
+        if !has_peers {
             return Ok(querier);
         }
         Ok(Box::new(OverlapDedupQuerier::new(
             querier,
             DEFAULT_OVERLAP_TOLERANCE,
         )))
+    }
+}
+
+/// A source whose failures are silent: an empty answer, no warning.
+struct BestEffort(Arc<dyn Queryable>);
+
+impl Queryable for BestEffort {
+    fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier>, StorageError> {
+        Ok(Box::new(BestEffortQuerier(self.0.querier(mint, maxt)?)))
+    }
+}
+
+struct BestEffortQuerier(Box<dyn Querier>);
+
+impl Querier for BestEffortQuerier {
+    fn select(
+        &self,
+        sorted: bool,
+        hints: Option<&SelectHints>,
+        matchers: &[crate::model::Matcher],
+    ) -> Box<dyn SeriesSet> {
+        Box::new(BestEffortSet(self.0.select(sorted, hints, matchers)))
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[crate::model::Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        Ok(self.0.label_values(name, matchers).unwrap_or_default())
+    }
+
+    fn label_names(&self, matchers: &[crate::model::Matcher]) -> Result<Vec<String>, StorageError> {
+        Ok(self.0.label_names(matchers).unwrap_or_default())
+    }
+}
+
+struct BestEffortSet(Box<dyn SeriesSet>);
+
+impl SeriesSet for BestEffortSet {
+    fn next(&mut self) -> Option<Box<dyn Series>> {
+        self.0.next()
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        if self.0.err().is_some() {
+            return Vec::new();
+        }
+        self.0.warnings()
     }
 }
 

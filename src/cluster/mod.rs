@@ -46,7 +46,8 @@ pub use kv_memory::MemoryKv;
 pub use membership::{ClusterView, Membership, MembershipError};
 pub use metrics::ClusterMetrics;
 pub use ownership::{
-    HandoverPlan, Ownership, ReleasedTarget, TargetGroup, discovered_target_labels, plan_handover,
+    HandoverPlan, MovedAway, Ownership, ReleasedTarget, TargetGroup, discovered_target_labels,
+    plan_handover,
 };
 pub use ring::{DEFAULT_VIRTUAL_NODES, Member, Ring, rule_group_key, target_key};
 pub use settings::{ClusterMode, ClusterOverrides, ClusterSettings, EtcdSettings};

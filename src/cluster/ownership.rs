@@ -18,7 +18,7 @@
 //! Views arrive from [`super::membership::Membership`]; feed each to
 //! [`Ownership::apply_view`] (or run [`Ownership::follow`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -51,6 +51,55 @@ pub fn discovered_target_labels(job_name: &str, group: &TargetGroup, target: &La
         builder.set("job", job_name);
     }
     builder.build()
+}
+
+/// The `(job, __address__)` of the targets discovered but left out of this
+/// node's scrape set by the ownership filter: they are scraped elsewhere.
+/// A target that leaves the scrape set and is in here moved to another
+/// node, so it ends without staleness markers; any other target that
+/// leaves (gone from discovery, or whose labels changed) gets them.
+#[derive(Debug, Default, Clone)]
+pub struct MovedAway(HashSet<(String, String)>);
+
+impl MovedAway {
+    /// From discovery's output and what the ownership filter kept of it.
+    pub fn new(
+        discovered: &HashMap<String, Vec<TargetGroup>>,
+        kept: &HashMap<String, Vec<TargetGroup>>,
+    ) -> Self {
+        let kept = job_addresses(kept);
+        Self(
+            job_addresses(discovered)
+                .into_iter()
+                .filter(|pair| !kept.contains(pair))
+                .collect(),
+        )
+    }
+
+    /// Whether a scrape target, by its labels after relabeling, moved to
+    /// another node. A relabeled `job` or `__address__` reads as not moved.
+    pub fn contains(&self, target_labels: &Labels) -> bool {
+        self.0.contains(&(
+            target_labels.get_or_empty("job").to_string(),
+            target_labels.get_or_empty("__address__").to_string(),
+        ))
+    }
+}
+
+fn job_addresses(groups_by_job: &HashMap<String, Vec<TargetGroup>>) -> HashSet<(String, String)> {
+    let mut found = HashSet::new();
+    for (job_name, groups) in groups_by_job {
+        for group in groups {
+            for target in &group.targets {
+                let labels = discovered_target_labels(job_name, group, target);
+                found.insert((
+                    labels.get_or_empty("job").to_string(),
+                    labels.get_or_empty("__address__").to_string(),
+                ));
+            }
+        }
+    }
+    found
 }
 
 /// This node's share of the work under the current view. `Send + Sync`;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::duration::PromDuration;
-use super::http_client::Secret;
+use super::http_client::{HttpClientConfig, Secret};
 use super::locate::join_path;
 use super::serde_helpers::null_as_default;
 use crate::model::matcher::{MatchType, Matcher};
@@ -139,6 +139,8 @@ pub struct WebhookConfig {
     pub max_alerts: u64,
     /// Timeout per request; 0 means the group interval bounds it.
     pub timeout: PromDuration,
+    /// HTTP client settings (auth, TLS, proxy), as Alertmanager's.
+    pub http_config: HttpClientConfig,
 }
 
 impl Default for WebhookConfig {
@@ -148,6 +150,7 @@ impl Default for WebhookConfig {
             url: String::new(),
             max_alerts: 0,
             timeout: PromDuration::ZERO,
+            http_config: HttpClientConfig::default(),
         }
     }
 }
@@ -170,8 +173,11 @@ pub struct EmailConfig {
     pub auth_username: String,
     /// SMTP password.
     pub auth_password: Secret,
-    /// Require STARTTLS; unset takes `global.smtp_require_tls`.
+    /// Require STARTTLS; unset takes `global.smtp_require_tls`. Port 465
+    /// speaks TLS from the start (SMTPS).
     pub require_tls: Option<bool>,
+    /// TLS settings (`ca_file`, `server_name`, `insecure_skip_verify`).
+    pub tls_config: super::http_client::TlsConfig,
     /// Extra headers (`Subject` overrides the default subject).
     #[serde(deserialize_with = "null_as_default")]
     pub headers: BTreeMap<String, String>,
@@ -189,6 +195,8 @@ pub struct SlackConfig {
     pub channel: String,
     /// User name override.
     pub username: String,
+    /// HTTP client settings (auth, TLS, proxy).
+    pub http_config: HttpClientConfig,
 }
 
 /// `pagerduty_configs` entry (Events API v2).
@@ -205,6 +213,8 @@ pub struct PagerdutyConfig {
     pub severity: String,
     /// Client name in the event.
     pub client: String,
+    /// HTTP client settings (auth, TLS, proxy).
+    pub http_config: HttpClientConfig,
 }
 
 impl Default for PagerdutyConfig {
@@ -215,6 +225,7 @@ impl Default for PagerdutyConfig {
             url: String::new(),
             severity: "error".to_string(),
             client: "promshard".to_string(),
+            http_config: HttpClientConfig::default(),
         }
     }
 }

@@ -34,6 +34,15 @@ pub struct Alert {
     pub timeout: bool,
 }
 
+/// `time + duration`, saturating at chrono's limits instead of panicking
+/// (alert times come from outside and may be extreme).
+pub fn add_saturating(time: DateTime<Utc>, duration: std::time::Duration) -> DateTime<Utc> {
+    ChronoDuration::from_std(duration)
+        .ok()
+        .and_then(|delta| time.checked_add_signed(delta))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// The 64-bit fingerprint of a label set (stable across processes).
 pub fn fingerprint(labels: &LabelSet) -> u64 {
     let mut bytes = Vec::with_capacity(labels.len() * 16);
@@ -83,11 +92,7 @@ impl Alert {
         };
         let (ends_at, timeout) = match posted.ends_at {
             Some(end) => (end, false),
-            None => (
-                now + ChronoDuration::from_std(resolve_timeout)
-                    .unwrap_or(ChronoDuration::minutes(5)),
-                true,
-            ),
+            None => (add_saturating(now, resolve_timeout), true),
         };
         if ends_at < starts_at {
             return Err("start time must be before end time".to_string());

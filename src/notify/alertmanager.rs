@@ -113,7 +113,7 @@ impl BuiltinAlertmanager {
             .user_agent(concat!("promshard/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| NotifyError::Config(e.to_string()))?;
-        let setup = Setup::from_config(config, &client)?;
+        let setup = Setup::from_config(config)?;
         let metrics =
             BuiltinMetrics::new(registry).map_err(|e| NotifyError::Config(e.to_string()))?;
         let silences = Silences::open(options.data_dir.clone(), options.retention)?;
@@ -147,7 +147,7 @@ impl BuiltinAlertmanager {
     /// the store with the new routes (the notification log keeps them
     /// from paging again).
     pub fn apply_config(&self, config: &NotifyConfig) -> Result<(), NotifyError> {
-        let setup = Setup::from_config(config, &self.client)?;
+        let setup = Setup::from_config(config)?;
         self.shared.set_setup(setup);
         let old = std::mem::replace(&mut *self.groups_cancel.lock(), CancellationToken::new());
         old.cancel();

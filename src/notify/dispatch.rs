@@ -9,21 +9,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::alert::{Alert, LabelSet};
+use super::alert::{Alert, LabelSet, add_saturating};
 use super::nflog::{NflogEntry, needs_update};
 use super::receivers::Notification;
 use super::route::RouteOptions;
 use super::state::Shared;
-
-fn chrono(duration: Duration) -> ChronoDuration {
-    ChronoDuration::from_std(duration).unwrap_or(ChronoDuration::MAX)
-}
 
 /// When a group flushes next; pure, so tests drive it with their own clock.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +34,7 @@ impl GroupTimer {
     /// A new group's timer: first flush after `group_wait`.
     pub fn new(now: DateTime<Utc>, group_wait: Duration) -> Self {
         GroupTimer {
-            next_flush: now + chrono(group_wait),
+            next_flush: add_saturating(now, group_wait),
             has_flushed: false,
         }
     }
@@ -52,7 +48,10 @@ impl GroupTimer {
         now: DateTime<Utc>,
         group_wait: Duration,
     ) -> bool {
-        if !self.has_flushed && alert_start + chrono(group_wait) < now && self.next_flush > now {
+        if !self.has_flushed
+            && add_saturating(alert_start, group_wait) < now
+            && self.next_flush > now
+        {
             self.next_flush = now;
             return true;
         }
@@ -62,7 +61,7 @@ impl GroupTimer {
     /// A flush starts at `now`: the next one is `group_interval` later.
     pub fn on_flush(&mut self, now: DateTime<Utc>, group_interval: Duration) {
         self.has_flushed = true;
-        self.next_flush = now + chrono(group_interval);
+        self.next_flush = add_saturating(now, group_interval);
     }
 
     /// Whether a flush is due.
@@ -145,7 +144,7 @@ impl AggregationGroup {
                 timer.on_flush(now, self.options.group_interval);
             }
             let snapshot: Vec<Alert> = self.alerts.lock().values().cloned().collect();
-            let deadline = now + chrono(self.options.group_interval);
+            let deadline = add_saturating(now, self.options.group_interval);
             let delivered = tokio::select! {
                 _ = cancel.cancelled() => return,
                 delivered = flush(&self, &shared, snapshot.clone(), now, deadline) => delivered,
@@ -286,7 +285,7 @@ async fn deliver_with_retries(
                     .inc();
                 let retryable = error.is_retryable();
                 warn!(group = %notification.group_key, integration = integration.name(), attempt, retryable, err = %error, "notify failed");
-                if !retryable || Utc::now() + chrono(backoff) >= deadline {
+                if !retryable || add_saturating(Utc::now(), backoff) >= deadline {
                     return false;
                 }
                 tokio::time::sleep(backoff).await;
@@ -318,6 +317,23 @@ mod tests {
         assert!(timer.due(at(330)));
         // After the first flush, even old alerts wait for the interval.
         assert!(!timer.on_insert(at(-1000), at(40), wait));
+    }
+
+    #[test]
+    fn extreme_times_saturate_instead_of_panicking() {
+        let far = DateTime::<Utc>::MAX_UTC;
+        let mut timer = GroupTimer::new(far, Duration::from_secs(30));
+        assert_eq!(timer.next_flush, far);
+        assert!(!timer.on_insert(far, at(0), Duration::from_secs(30)));
+        timer.on_flush(far, Duration::from_secs(u64::MAX / 4));
+        assert!(!timer.due(at(0)));
+        let alert = crate::notify::PostableAlert {
+            labels: [("alertname".to_string(), "Far".to_string())].into(),
+            starts_at: Some(far),
+            ..Default::default()
+        };
+        let alert = Alert::from_postable(alert, far, Duration::from_secs(300)).unwrap();
+        assert_eq!(alert.ends_at, far);
     }
 
     #[test]

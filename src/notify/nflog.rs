@@ -54,8 +54,7 @@ pub fn needs_update(
     if send_resolved && !resolved.is_subset(&entry.resolved) {
         return true;
     }
-    let repeat = ChronoDuration::from_std(repeat_interval).unwrap_or(ChronoDuration::hours(4));
-    entry.timestamp + repeat <= now
+    super::alert::add_saturating(entry.timestamp, repeat_interval) <= now
 }
 
 /// The log, persisted in `<dir>/nflog` and pruned after `retention`.

@@ -16,10 +16,10 @@ use tracing::{debug, warn};
 use super::metrics::SenderMetrics;
 use super::{AlertSink, NotifyError, PostableAlert};
 use crate::config::{AlertingConfig, AlertmanagerConfig, SdConfig};
+use crate::discovery::http_client::{authorize, build_client};
 use crate::discovery::{DiscoveryManager, TargetGroup};
 use crate::model::Labels;
 use crate::model::relabel::{RelabelConfig, process};
-use crate::remote::client::Auth;
 
 /// Prometheus's largest batch per POST.
 pub const MAX_BATCH_SIZE: usize = 256;
@@ -34,7 +34,7 @@ pub struct AlertmanagerEndpoint {
 /// One `alertmanagers` entry with its discovered endpoints.
 struct AlertmanagerSet {
     config: AlertmanagerConfig,
-    auth: Auth,
+    client: reqwest::Client,
     active: RwLock<Vec<AlertmanagerEndpoint>>,
     dropped: RwLock<Vec<AlertmanagerEndpoint>>,
 }
@@ -94,7 +94,6 @@ pub struct AlertmanagerSender {
     global_relabel: RwLock<Vec<RelabelConfig>>,
     discovery: DiscoveryManager,
     metrics: SenderMetrics,
-    client: reqwest::Client,
 }
 
 fn relabel_alert(alert: &PostableAlert, configs: &[RelabelConfig]) -> Option<PostableAlert> {
@@ -121,10 +120,6 @@ impl AlertmanagerSender {
         let metrics =
             SenderMetrics::new(registry).map_err(|e| NotifyError::Config(e.to_string()))?;
         metrics.queue_capacity.set(capacity as i64);
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("promshard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| NotifyError::Config(e.to_string()))?;
         Ok(Arc::new(AlertmanagerSender {
             queue: Mutex::new(VecDeque::new()),
             capacity: capacity.max(1),
@@ -134,7 +129,6 @@ impl AlertmanagerSender {
             // A private registry: the scrape discovery owns the metric names.
             discovery: DiscoveryManager::new(&prometheus::Registry::new()),
             metrics,
-            client,
         }))
     }
 
@@ -143,8 +137,10 @@ impl AlertmanagerSender {
         let mut sets = Vec::new();
         let mut sd = HashMap::new();
         for (position, config) in alerting.alertmanagers.iter().enumerate() {
-            let auth = crate::remote::write::auth_from_config(&config.http_client)
-                .map_err(NotifyError::Config)?;
+            // TLS, proxy and redirect settings of the entry; credentials are
+            // added per request (files are re-read, as Prometheus does).
+            let client = build_client(&config.http_client, None)
+                .map_err(|e| NotifyError::Config(format!("alertmanagers[{position}]: {e}")))?;
             let mut mechanisms: Vec<SdConfig> = config
                 .static_configs
                 .iter()
@@ -162,7 +158,7 @@ impl AlertmanagerSender {
             sd.insert(format!("config-{position}"), mechanisms);
             sets.push(Arc::new(AlertmanagerSet {
                 config: config.clone(),
-                auth,
+                client,
                 active: RwLock::new(Vec::new()),
                 dropped: RwLock::new(Vec::new()),
             }));
@@ -258,11 +254,22 @@ impl AlertmanagerSender {
             };
             for endpoint in set.active.read().clone() {
                 let request = set
-                    .auth
-                    .apply(self.client.post(&endpoint.url))
+                    .client
+                    .post(&endpoint.url)
                     .timeout(set.config.timeout.as_duration())
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(body.clone());
+                let request = match authorize(request, &set.config.http_client) {
+                    Ok(request) => request,
+                    Err(error) => {
+                        warn!(alertmanager = %endpoint.url, err = %error, "cannot read credentials");
+                        self.metrics
+                            .errors
+                            .with_label_values(&[&endpoint.url])
+                            .inc_by(alerts.len() as u64);
+                        continue;
+                    }
+                };
                 let count = alerts.len() as u64;
                 posts.push(async move {
                     let outcome = match request.send().await {
@@ -381,6 +388,40 @@ mod tests {
     }
 
     #[test]
+    fn an_unreachable_alertmanager_counts_errors_and_drops() {
+        let registry = prometheus::Registry::new();
+        let sender = AlertmanagerSender::new(10, &registry).unwrap();
+        let config: AlertingConfig = serde_saphyr::from_str(
+            "alertmanagers:\n  - timeout: 2s\n    static_configs:\n      - targets: ['127.0.0.1:1']\n",
+        )
+        .unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let cancel = CancellationToken::new();
+        runtime.block_on(async {
+            sender.apply_config(&config).unwrap();
+            tokio::spawn(sender.clone().run(cancel.clone()));
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+            while sender.alertmanagers().0.is_empty() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            sender.send(vec![alert("a"), alert("b")]);
+            while sender.metrics.dropped.get() == 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        });
+        cancel.cancel();
+        let url = "http://127.0.0.1:1/api/v2/alerts";
+        assert_eq!(sender.metrics.dropped.get(), 2);
+        assert_eq!(sender.metrics.errors.with_label_values(&[url]).get(), 2);
+        assert_eq!(sender.metrics.sent.with_label_values(&[url]).get(), 2);
+        assert_eq!(sender.metrics.alertmanagers_discovered.get(), 1);
+    }
+
+    #[test]
     fn relabeling_changes_or_drops_alerts() {
         let configs: Vec<RelabelConfig> = serde_saphyr::from_str(
             "- source_labels: [alertname]\n  regex: Drop.*\n  action: drop\n- target_label: via\n  replacement: promshard\n",
@@ -402,7 +443,7 @@ mod tests {
         .unwrap();
         let set = AlertmanagerSet {
             config,
-            auth: Auth::None,
+            client: reqwest::Client::new(),
             active: RwLock::new(Vec::new()),
             dropped: RwLock::new(Vec::new()),
         };

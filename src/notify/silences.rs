@@ -253,7 +253,11 @@ impl Silences {
     pub fn garbage_collect(&self, now: DateTime<Utc>) -> Result<usize, NotifyError> {
         let mut silences = self.silences.lock();
         let before = silences.len();
-        silences.retain(|_, s| s.ends_at + self.retention > now);
+        silences.retain(|_, s| {
+            s.ends_at
+                .checked_add_signed(self.retention)
+                .is_none_or(|kept_until| kept_until > now)
+        });
         let dropped = before - silences.len();
         if dropped > 0 {
             self.persist_locked(&silences)?;

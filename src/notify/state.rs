@@ -33,16 +33,13 @@ pub struct Setup {
 
 impl Setup {
     /// Builds the setup; fails on a receiver that cannot be built.
-    pub fn from_config(
-        config: &NotifyConfig,
-        client: &reqwest::Client,
-    ) -> Result<Setup, NotifyError> {
+    pub fn from_config(config: &NotifyConfig) -> Result<Setup, NotifyError> {
         let route = Route::from_config(&config.route)?;
         let mut receivers = HashMap::new();
         for receiver in &config.receivers {
             receivers.insert(
                 receiver.name.clone(),
-                Receiver::from_config(receiver, &config.global, client)?,
+                Receiver::from_config(receiver, &config.global)?,
             );
         }
         let inhibit_rules = config

@@ -70,6 +70,7 @@ impl Queryable for FanoutQueryable {
             primary,
             secondaries,
             warnings,
+            label_warnings: parking_lot::Mutex::new(Vec::new()),
         }))
     }
 }
@@ -78,6 +79,27 @@ struct FanoutQuerier {
     primary: Box<dyn Querier>,
     secondaries: Vec<(String, Box<dyn Querier>)>,
     warnings: Vec<String>,
+    /// Secondaries that failed a label call.
+    label_warnings: parking_lot::Mutex<Vec<String>>,
+}
+
+impl FanoutQuerier {
+    /// Runs a label call on every secondary, collecting what answers and
+    /// a warning for what fails.
+    fn secondary_labels(
+        &self,
+        into: &mut BTreeSet<String>,
+        call: impl Fn(&dyn Querier) -> Result<Vec<String>, StorageError>,
+    ) {
+        for (name, querier) in &self.secondaries {
+            match call(querier.as_ref()) {
+                Ok(more) => into.extend(more),
+                Err(error) => self.label_warnings.lock().push(format!(
+                    "remote read {name}: {error}; the result may be partial"
+                )),
+            }
+        }
+    }
 }
 
 /// A secondary's set whose failure becomes a warning.
@@ -165,22 +187,21 @@ impl Querier for FanoutQuerier {
             .label_values(name, matchers)?
             .into_iter()
             .collect();
-        for (_, querier) in &self.secondaries {
-            if let Ok(more) = querier.label_values(name, matchers) {
-                values.extend(more);
-            }
-        }
+        self.secondary_labels(&mut values, |querier| querier.label_values(name, matchers));
         Ok(values.into_iter().collect())
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
         let mut names: BTreeSet<String> = self.primary.label_names(matchers)?.into_iter().collect();
-        for (_, querier) in &self.secondaries {
-            if let Ok(more) = querier.label_names(matchers) {
-                names.extend(more);
-            }
-        }
+        self.secondary_labels(&mut names, |querier| querier.label_names(matchers));
         Ok(names.into_iter().collect())
+    }
+
+    fn label_warnings(&self) -> Vec<String> {
+        let mut warnings = self.warnings.clone();
+        warnings.extend(self.primary.label_warnings());
+        warnings.extend(self.label_warnings.lock().iter().cloned());
+        warnings
     }
 }
 
@@ -293,5 +314,13 @@ mod tests {
             set.warnings()
         );
         assert_eq!(querier.label_values("__name__", &[]).unwrap(), vec!["m"]);
+        assert!(
+            querier
+                .label_warnings()
+                .iter()
+                .any(|w| w.contains("down") && w.contains("partial")),
+            "{:?}",
+            querier.label_warnings()
+        );
     }
 }

@@ -175,6 +175,12 @@ pub trait Querier: Send + Sync {
     /// Sorted, unique label names over series matching `matchers` (all
     /// series when empty).
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError>;
+
+    /// Warnings of the `label_values`/`label_names` calls made so far (a
+    /// fan-out's source that failed, leaving the answer partial).
+    fn label_warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A lazily produced sequence of series.

@@ -478,21 +478,20 @@ async fn labels(
     let (start, end) = time_range(&params)?;
     let limit = limit_param(&params)?;
     let queryable = state.queryable_for(&params)?;
-    let task = tokio::task::spawn_blocking(move || -> Result<Vec<String>, ApiError> {
+    let task = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let querier = queryable.querier(start, end).map_err(storage_error)?;
-        if selectors.is_empty() {
-            return querier.label_names(&[]).map_err(storage_error);
-        }
         let mut names = BTreeSet::new();
+        if selectors.is_empty() {
+            names.extend(querier.label_names(&[]).map_err(storage_error)?);
+        }
         for matchers in &selectors {
             names.extend(querier.label_names(matchers).map_err(storage_error)?);
         }
-        Ok(names.into_iter().collect())
+        Ok((names.into_iter().collect(), querier.label_warnings()))
     });
-    let mut names = task
+    let (mut names, mut warnings) = task
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
-    let mut warnings = Vec::new();
     apply_limit(&mut names, limit, &mut warnings);
     Ok(json_response(
         StatusCode::OK,
@@ -517,12 +516,12 @@ async fn label_values(
     let (start, end) = time_range(&params)?;
     let limit = limit_param(&params)?;
     let queryable = state.queryable_for(&params)?;
-    let task = tokio::task::spawn_blocking(move || -> Result<Vec<String>, ApiError> {
+    let task = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let querier = queryable.querier(start, end).map_err(storage_error)?;
-        if selectors.is_empty() {
-            return querier.label_values(&name, &[]).map_err(storage_error);
-        }
         let mut values = BTreeSet::new();
+        if selectors.is_empty() {
+            values.extend(querier.label_values(&name, &[]).map_err(storage_error)?);
+        }
         for matchers in &selectors {
             values.extend(
                 querier
@@ -530,12 +529,11 @@ async fn label_values(
                     .map_err(storage_error)?,
             );
         }
-        Ok(values.into_iter().collect())
+        Ok((values.into_iter().collect(), querier.label_warnings()))
     });
-    let mut values = task
+    let (mut values, mut warnings) = task
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
-    let mut warnings = Vec::new();
     apply_limit(&mut values, limit, &mut warnings);
     Ok(json_response(
         StatusCode::OK,

@@ -18,6 +18,8 @@ pub struct Received {
     pub body: serde_json::Value,
     /// When it arrived.
     pub at: Instant,
+    /// Its `Authorization` header, if any.
+    pub authorization: Option<String>,
 }
 
 /// An HTTP server recording POSTs; stopped on drop.
@@ -43,7 +45,9 @@ impl RecordingServer {
                 .expect("runtime");
             runtime.block_on(async move {
                 let app = axum::Router::new().fallback(
-                    move |uri: axum::http::Uri, body: axum::body::Bytes| {
+                    move |uri: axum::http::Uri,
+                          headers: axum::http::HeaderMap,
+                          body: axum::body::Bytes| {
                         let recorder = recorder.clone();
                         async move {
                             let body =
@@ -55,6 +59,10 @@ impl RecordingServer {
                                 path: path.clone(),
                                 body,
                                 at: Instant::now(),
+                                authorization: headers
+                                    .get("authorization")
+                                    .and_then(|v| v.to_str().ok())
+                                    .map(str::to_string),
                             });
                             // `/flaky...` paths fail their first request.
                             if path.starts_with("/flaky") && earlier == 0 {

@@ -161,6 +161,16 @@ fn a_down_peer_gives_a_partial_answer_with_a_warning() {
             .any(|w| w.contains("cluster peer gone") && w.contains("partial")),
         "{warnings:?}"
     );
+    let querier = global.querier(0, 10_000).expect("querier");
+    assert_eq!(querier.label_names(&[]).expect("names"), vec!["__name__"]);
+    assert!(
+        querier
+            .label_warnings()
+            .iter()
+            .any(|w| w.contains("cluster peer gone")),
+        "label calls are partial with a warning too: {:?}",
+        querier.label_warnings()
+    );
 }
 
 #[test]
@@ -211,7 +221,8 @@ fn several_slow_peers_are_waited_for_in_parallel() {
 #[test]
 fn view_changes_replace_the_peers_and_keep_the_remote_read_sources() {
     let runtime = runtime();
-    let global = global_over(MemStorage::new(), &runtime, Duration::from_secs(5));
+    let global = global_over(MemStorage::new(), &runtime, Duration::from_secs(5))
+        .with_departed_retention(Duration::ZERO);
     let archive = store(&[(&[("__name__", "archived")], &[(10, 1.0)])]);
     global.set_remote_read(vec![Secondary {
         queryable: Arc::new(archive),
@@ -264,4 +275,40 @@ fn peer_read_urls() {
     for (address, url) in cases {
         assert_eq!(peer_read_url(address), url, "{address}");
     }
+}
+
+#[test]
+fn a_peer_that_left_the_view_is_still_asked_for_a_while_best_effort() {
+    let runtime = runtime();
+    let global = global_over(MemStorage::new(), &runtime, Duration::from_secs(5))
+        .with_departed_retention(Duration::from_millis(800));
+    let history = store(&[(&[("__name__", "history")], &[(1000, 1.0)])]);
+    let away = serve_peer(&runtime, MemStorage::new(), history);
+    let dead = format!("127.0.0.1:{}", {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address").port()
+    });
+    global.apply_view(&view(&[("me", "x:1"), ("away", &away), ("dead", &dead)]));
+    let (_, warnings) = select_all(&global, Matcher::equal("__name__", "history"));
+    assert_eq!(warnings.len(), 1, "a dead member warns: {warnings:?}");
+
+    // Both leave the view (leases expired while etcd stalled, say).
+    global.apply_view(&view(&[("me", "x:1")]));
+    assert!(global.peers().is_empty(), "departed peers are not members");
+    let (series, warnings) = select_all(&global, Matcher::equal("__name__", "history"));
+    assert_eq!(series.len(), 1, "the departed peer's shard still answers");
+    assert!(
+        warnings.is_empty(),
+        "a departed peer fails silently: {warnings:?}"
+    );
+
+    // Back in the view: asked as a member again.
+    global.apply_view(&view(&[("me", "x:1"), ("away", &away)]));
+    assert_eq!(global.peers().len(), 1);
+
+    // Gone for longer than the retention: no longer asked.
+    global.apply_view(&view(&[("me", "x:1")]));
+    std::thread::sleep(Duration::from_millis(900));
+    let (series, _) = select_all(&global, Matcher::equal("__name__", "history"));
+    assert!(series.is_empty(), "{series:?}");
 }

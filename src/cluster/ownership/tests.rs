@@ -415,3 +415,33 @@ fn the_next_handover_deadline_is_the_earliest_to_come() {
         "the grace of the change at `now` ends first; the one a minute ago is over"
     );
 }
+
+#[test]
+fn moved_away_tells_a_target_scraped_elsewhere_from_a_vanished_one() {
+    let group = |addresses: &[&str]| TargetGroup {
+        source: "static:0".to_string(),
+        targets: addresses
+            .iter()
+            .map(|a| Labels::from_pairs(&[("__address__", a)]))
+            .collect(),
+        labels: Labels::from_pairs(&[("env", "prod")]),
+    };
+    let discovered = HashMap::from([("node".to_string(), vec![group(&["a:1", "b:1", "c:1"])])]);
+    let kept = HashMap::from([("node".to_string(), vec![group(&["a:1"])])]);
+    let moved = MovedAway::new(&discovered, &kept);
+    let cases = [
+        (&[("job", "node"), ("__address__", "b:1")][..], true),
+        (&[("job", "node"), ("__address__", "c:1")][..], true),
+        (&[("job", "node"), ("__address__", "a:1")][..], false),
+        (&[("job", "node"), ("__address__", "gone:1")][..], false),
+        (&[("job", "other"), ("__address__", "b:1")][..], false),
+        (&[("__address__", "b:1")][..], false),
+    ];
+    for (labels, expected) in cases {
+        assert_eq!(
+            moved.contains(&Labels::from_pairs(labels)),
+            expected,
+            "{labels:?}"
+        );
+    }
+}

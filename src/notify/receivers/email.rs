@@ -1,14 +1,16 @@
 //! Email over SMTP (`lettre`): a plain-text message per notification,
 //! subject as Alertmanager's default (`[FIRING:2] alertname ...`).
 //!
-//! promshard's SMTP client is built without TLS: `require_tls: true`
-//! (Alertmanager's default) fails each delivery with a clear error, so a
-//! config must say `require_tls: false` for a plain SMTP relay.
+//! As Alertmanager: `require_tls` (default true) insists on STARTTLS and
+//! fails when the server does not offer it; port 465 is SMTPS (TLS from
+//! the first byte); `require_tls: false` speaks plain SMTP. Certificates
+//! are checked against the system's trust store plus `tls_config.ca_file`.
 
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -26,6 +28,7 @@ pub struct EmailIntegration {
     hello: String,
     credentials: Option<(String, String)>,
     require_tls: bool,
+    tls_config: crate::config::TlsConfig,
     headers: std::collections::BTreeMap<String, String>,
 }
 
@@ -80,8 +83,35 @@ impl EmailIntegration {
             hello: pick(&config.hello, &global.smtp_hello),
             credentials: (!username.is_empty()).then_some((username, password)),
             require_tls: config.require_tls.unwrap_or(global.smtp_require_tls),
+            tls_config: config.tls_config.clone(),
             headers: config.headers.clone(),
         })
+    }
+
+    fn tls_parameters(&self) -> Result<TlsParameters, NotifyError> {
+        let server_name = if self.tls_config.server_name.is_empty() {
+            self.host.clone()
+        } else {
+            self.tls_config.server_name.clone()
+        };
+        let mut builder = TlsParameters::builder(server_name);
+        if !self.tls_config.ca_file.is_empty() {
+            let pem = std::fs::read(&self.tls_config.ca_file).map_err(|e| {
+                failure(
+                    format!("cannot read ca_file {:?}: {e}", self.tls_config.ca_file),
+                    false,
+                )
+            })?;
+            let certificate = Certificate::from_pem(&pem)
+                .map_err(|e| failure(format!("invalid ca_file: {e}"), false))?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        if self.tls_config.insecure_skip_verify {
+            builder = builder.dangerous_accept_invalid_certs(true);
+        }
+        builder
+            .build_rustls()
+            .map_err(|e| failure(format!("tls setup: {e}"), false))
     }
 
     /// The message for `notification`.
@@ -131,17 +161,19 @@ impl Integration for EmailIntegration {
         notification: &Notification,
         timeout: Duration,
     ) -> Result<(), NotifyError> {
-        if self.require_tls {
-            return Err(failure(
-                "require_tls is set but promshard's SMTP client has no TLS; set require_tls: false for a plain relay",
-                false,
-            ));
-        }
         let message = self.message(notification)?;
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host)
             .port(self.port)
             .hello_name(ClientId::Domain(self.hello.clone()))
             .timeout(Some(timeout));
+        if self.port == 465 || self.require_tls {
+            let parameters = self.tls_parameters()?;
+            builder = builder.tls(if self.port == 465 {
+                Tls::Wrapper(parameters)
+            } else {
+                Tls::Required(parameters)
+            });
+        }
         if let Some((username, password)) = &self.credentials {
             builder = builder.credentials(Credentials::new(username.clone(), password.clone()));
         }

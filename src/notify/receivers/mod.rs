@@ -201,33 +201,75 @@ impl Receiver {
     pub fn from_config(
         config: &ReceiverConfig,
         global: &NotifyGlobalConfig,
-        client: &reqwest::Client,
     ) -> Result<Receiver, NotifyError> {
         let mut integrations: Vec<Arc<dyn Integration>> = Vec::new();
         for webhook in &config.webhook_configs {
-            integrations.push(Arc::new(WebhookIntegration::new(webhook, client.clone())));
+            integrations.push(Arc::new(WebhookIntegration::new(webhook)?));
         }
         for email in &config.email_configs {
             integrations.push(Arc::new(EmailIntegration::new(email, global)?));
         }
         for slack in &config.slack_configs {
-            integrations.push(Arc::new(SlackIntegration::new(
-                slack,
-                global,
-                client.clone(),
-            )));
+            integrations.push(Arc::new(SlackIntegration::new(slack, global)?));
         }
         for pagerduty in &config.pagerduty_configs {
-            integrations.push(Arc::new(PagerdutyIntegration::new(
-                pagerduty,
-                global,
-                client.clone(),
-            )));
+            integrations.push(Arc::new(PagerdutyIntegration::new(pagerduty, global)?));
         }
         Ok(Receiver {
             name: config.name.clone(),
             integrations,
         })
+    }
+}
+
+/// An HTTP integration's client and per-request settings, from its
+/// `http_config` (deprecated `bearer_token` becomes `authorization`).
+pub(crate) struct HttpTarget {
+    client: reqwest::Client,
+    config: crate::config::HttpClientConfig,
+}
+
+impl HttpTarget {
+    /// Builds the client for `config`.
+    pub(crate) fn new(config: &crate::config::HttpClientConfig) -> Result<Self, NotifyError> {
+        let mut config = config.clone();
+        if let Some(authorization) = &mut config.authorization
+            && authorization.auth_type.trim().is_empty()
+        {
+            authorization.auth_type = "Bearer".to_string();
+        }
+        if config.authorization.is_none()
+            && (!config.bearer_token.is_empty() || !config.bearer_token_file.is_empty())
+        {
+            config.authorization = Some(crate::config::Authorization {
+                auth_type: "Bearer".to_string(),
+                credentials: config.bearer_token.clone(),
+                credentials_file: config.bearer_token_file.clone(),
+            });
+        }
+        let client = crate::discovery::http_client::build_client(&config, None)
+            .map_err(|e| NotifyError::Config(format!("http_config: {e}")))?;
+        Ok(HttpTarget { client, config })
+    }
+
+    /// POSTs `body` as JSON to `url` with the configured credentials.
+    pub(crate) async fn post_json(
+        &self,
+        integration: &str,
+        url: &str,
+        body: &impl Serialize,
+        timeout: Duration,
+    ) -> Result<(), NotifyError> {
+        let request = self.client.post(url).timeout(timeout).json(body);
+        let request =
+            crate::discovery::http_client::authorize(request, &self.config).map_err(|e| {
+                NotifyError::Delivery {
+                    integration: integration.to_string(),
+                    retryable: false,
+                    message: e.to_string(),
+                }
+            })?;
+        check_http_answer(integration, request.send().await).await
     }
 }
 

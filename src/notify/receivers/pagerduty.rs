@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{Integration, Notification, check_http_answer};
+use super::{HttpTarget, Integration, Notification};
 use crate::config::notify::{NotifyGlobalConfig, PagerdutyConfig};
 use crate::notify::NotifyError;
 
@@ -14,7 +14,7 @@ use crate::notify::NotifyError;
 pub struct PagerdutyIntegration {
     config: PagerdutyConfig,
     url: String,
-    client: reqwest::Client,
+    target: HttpTarget,
 }
 
 /// The dedup key of a group: the hex MD5 of the group key, so that the
@@ -25,21 +25,17 @@ pub fn dedup_key(group_key: &str) -> String {
 
 impl PagerdutyIntegration {
     /// A PagerDuty integration; an empty `url` takes the global one.
-    pub fn new(
-        config: &PagerdutyConfig,
-        global: &NotifyGlobalConfig,
-        client: reqwest::Client,
-    ) -> Self {
+    pub fn new(config: &PagerdutyConfig, global: &NotifyGlobalConfig) -> Result<Self, NotifyError> {
         let url = if config.url.is_empty() {
             global.pagerduty_url.clone()
         } else {
             config.url.clone()
         };
-        PagerdutyIntegration {
+        Ok(PagerdutyIntegration {
             config: config.clone(),
             url,
-            client,
-        }
+            target: HttpTarget::new(&config.http_config)?,
+        })
     }
 
     /// The event body.
@@ -86,14 +82,9 @@ impl Integration for PagerdutyIntegration {
         notification: &Notification,
         timeout: Duration,
     ) -> Result<(), NotifyError> {
-        let answer = self
-            .client
-            .post(&self.url)
-            .timeout(timeout)
-            .json(&self.payload(notification))
-            .send()
-            .await;
-        check_http_answer("pagerduty", answer).await
+        self.target
+            .post_json("pagerduty", &self.url, &self.payload(notification), timeout)
+            .await
     }
 }
 
@@ -108,11 +99,8 @@ mod tests {
             routing_key: crate::config::Secret("key".into()),
             ..PagerdutyConfig::default()
         };
-        let integration = PagerdutyIntegration::new(
-            &config,
-            &NotifyGlobalConfig::default(),
-            reqwest::Client::new(),
-        );
+        let integration =
+            PagerdutyIntegration::new(&config, &NotifyGlobalConfig::default()).unwrap();
         let mut notification = sample_notification();
         let trigger = integration.payload(&notification);
         assert_eq!(trigger["event_action"], "trigger");

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{Integration, Notification, check_http_answer};
+use super::{HttpTarget, Integration, Notification};
 use crate::config::notify::{NotifyGlobalConfig, SlackConfig};
 use crate::notify::NotifyError;
 
@@ -13,22 +13,22 @@ use crate::notify::NotifyError;
 pub struct SlackIntegration {
     config: SlackConfig,
     api_url: String,
-    client: reqwest::Client,
+    target: HttpTarget,
 }
 
 impl SlackIntegration {
     /// A Slack integration; an empty `api_url` takes the global one.
-    pub fn new(config: &SlackConfig, global: &NotifyGlobalConfig, client: reqwest::Client) -> Self {
+    pub fn new(config: &SlackConfig, global: &NotifyGlobalConfig) -> Result<Self, NotifyError> {
         let api_url = if config.api_url.is_empty() {
             global.slack_api_url.expose().to_string()
         } else {
             config.api_url.expose().to_string()
         };
-        SlackIntegration {
+        Ok(SlackIntegration {
             config: config.clone(),
             api_url,
-            client,
-        }
+            target: HttpTarget::new(&config.http_config)?,
+        })
     }
 
     /// The message body.
@@ -74,14 +74,9 @@ impl Integration for SlackIntegration {
         notification: &Notification,
         timeout: Duration,
     ) -> Result<(), NotifyError> {
-        let answer = self
-            .client
-            .post(&self.api_url)
-            .timeout(timeout)
-            .json(&self.payload(notification))
-            .send()
-            .await;
-        check_http_answer("slack", answer).await
+        self.target
+            .post_json("slack", &self.api_url, &self.payload(notification), timeout)
+            .await
     }
 }
 
@@ -96,11 +91,7 @@ mod tests {
             channel: "#ops".into(),
             ..SlackConfig::default()
         };
-        let integration = SlackIntegration::new(
-            &config,
-            &NotifyGlobalConfig::default(),
-            reqwest::Client::new(),
-        );
+        let integration = SlackIntegration::new(&config, &NotifyGlobalConfig::default()).unwrap();
         let message = integration.payload(&sample_notification());
         assert_eq!(message["channel"], "#ops");
         assert_eq!(message["attachments"][0]["title"], "[FIRING:1] Down");

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Integration, Notification, PayloadAlert, check_http_answer};
+use super::{HttpTarget, Integration, Notification, PayloadAlert};
 use crate::config::notify::WebhookConfig;
 use crate::notify::NotifyError;
 use crate::notify::alert::LabelSet;
@@ -67,16 +67,16 @@ impl WebhookPayload {
 /// Posts the payload to a URL.
 pub struct WebhookIntegration {
     config: WebhookConfig,
-    client: reqwest::Client,
+    target: HttpTarget,
 }
 
 impl WebhookIntegration {
     /// A webhook from its config.
-    pub fn new(config: &WebhookConfig, client: reqwest::Client) -> Self {
-        WebhookIntegration {
+    pub fn new(config: &WebhookConfig) -> Result<Self, NotifyError> {
+        Ok(WebhookIntegration {
             config: config.clone(),
-            client,
-        }
+            target: HttpTarget::new(&config.http_config)?,
+        })
     }
 }
 
@@ -101,14 +101,9 @@ impl Integration for WebhookIntegration {
             timeout.min(self.config.timeout.as_duration())
         };
         let payload = WebhookPayload::new(notification, self.config.max_alerts);
-        let answer = self
-            .client
-            .post(&self.config.url)
-            .timeout(timeout)
-            .json(&payload)
-            .send()
-            .await;
-        check_http_answer("webhook", answer).await
+        self.target
+            .post_json("webhook", &self.config.url, &payload, timeout)
+            .await
     }
 }
 
