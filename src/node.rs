@@ -460,7 +460,16 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         registry: registry.clone(),
     };
     let targets_router = web::targets_api::router(components.scrape.clone());
-    let rules_router = web::rules_api::router(rules.clone());
+    let rules_router = {
+        // In a cluster, every node's groups and alerts, as the global view.
+        let global = global.clone();
+        let peers =
+            (cluster_settings.mode != ClusterMode::None).then(|| web::rules_api::ClusterPeers {
+                addresses: Arc::new(move || global.peers().into_values().collect()),
+                timeout: cluster_settings.peer_timeout,
+            });
+        web::rules_api::router(rules.clone(), peers)
+    };
     let cluster_router = {
         let ownership = ownership.clone();
         let discovery = components.discovery.subscribe();

@@ -345,8 +345,8 @@ fn in_a_cluster_each_rule_group_is_evaluated_by_exactly_one_node() {
             )
         })
         .collect();
-    let groups_of = |node: &Node| -> Vec<String> {
-        let (_, body) = node.get_json("/api/v1/rules");
+    let groups_at = |node: &Node, path: &str| -> Vec<String> {
+        let (_, body) = node.get_json(path);
         body["data"]["groups"]
             .as_array()
             .map(|groups| {
@@ -357,6 +357,7 @@ fn in_a_cluster_each_rule_group_is_evaluated_by_exactly_one_node() {
             })
             .unwrap_or_default()
     };
+    let groups_of = |node: &Node| groups_at(node, "/api/v1/rules?local=true");
     let (first, second) = eventually(Duration::from_secs(20), "the ring to settle", || {
         let first = groups_of(&nodes[0]);
         let second = groups_of(&nodes[1]);
@@ -370,6 +371,14 @@ fn in_a_cluster_each_rule_group_is_evaluated_by_exactly_one_node() {
         !first.is_empty() && !second.is_empty(),
         "both nodes evaluate some groups: {first:?} / {second:?}"
     );
+    // Without local=true, either node lists every group once (what Grafana
+    // pointed at one node needs).
+    for node in &nodes {
+        let mut all = groups_at(node, "/api/v1/rules");
+        all.sort();
+        let expected: Vec<String> = (0..8).map(|index| format!("group-{index}")).collect();
+        assert_eq!(all, expected, "the cluster-wide rules view");
+    }
     // Every group's output is visible from either node (the global view).
     for node in &nodes {
         eventually(

@@ -1,9 +1,17 @@
 //! `/api/v1/rules` and `/api/v1/alerts` in Prometheus's JSON shapes (what
 //! Grafana reads): groups with their rules, health, last error, evaluation
 //! time and, for alerting rules, their alerts.
+//!
+//! In a cluster each rule group is evaluated by one node, so a node's own
+//! groups are only part of the picture. Unless asked with `local=true`,
+//! both endpoints also ask every live peer (with `local=true`, in
+//! parallel) and merge the answers, as the query API's global view does; a
+//! peer that fails or is slower than the timeout makes the answer partial,
+//! with a warning.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
@@ -18,16 +26,157 @@ use crate::rules::alerting::{Alert, AlertState};
 use crate::rules::group::{Group, GroupRule, RuleKind};
 use crate::rules::template::go_float_e;
 
-/// The router serving both endpoints over `manager`'s groups.
-pub fn router(manager: Arc<RuleManager>) -> Router {
+/// The web addresses (`host:port`) of the cluster's other live members.
+pub type PeerAddresses = Arc<dyn Fn() -> Vec<String> + Send + Sync>;
+
+/// The other members to merge answers from, and how long to wait for each.
+#[derive(Clone)]
+pub struct ClusterPeers {
+    /// The current peers (this node excluded).
+    pub addresses: PeerAddresses,
+    /// How long one peer may take before the answer goes on without it.
+    pub timeout: Duration,
+}
+
+#[derive(Clone)]
+struct ApiState {
+    manager: Arc<RuleManager>,
+    peers: Option<ClusterPeers>,
+    client: reqwest::Client,
+}
+
+/// The router serving both endpoints over `manager`'s groups, merged with
+/// `peers`' answers when given.
+pub fn router(manager: Arc<RuleManager>, peers: Option<ClusterPeers>) -> Router {
     Router::new()
         .route("/api/v1/rules", get(rules).post(rules))
         .route("/api/v1/alerts", get(alerts).post(alerts))
-        .with_state(manager)
+        .with_state(ApiState {
+            manager,
+            peers,
+            client: reqwest::Client::new(),
+        })
 }
 
 fn success(data: Value) -> Response {
     Json(json!({"status": "success", "data": data})).into_response()
+}
+
+fn success_with_warnings(data: Value, warnings: Vec<String>) -> Response {
+    if warnings.is_empty() {
+        return success(data);
+    }
+    Json(json!({"status": "success", "data": data, "warnings": warnings})).into_response()
+}
+
+/// Whether the request asks for this node's own answer only.
+fn is_local(query: Option<&str>) -> Result<bool, String> {
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if key == "local" {
+            return match value.as_ref() {
+                "" | "false" | "0" => Ok(false),
+                "true" | "1" => Ok(true),
+                other => Err(format!("parsing local: invalid boolean {other:?}")),
+            };
+        }
+    }
+    Ok(false)
+}
+
+/// Asks every peer for `path` with the request's query and `local=true`;
+/// returns each answer's `data` and a warning per peer that failed.
+async fn ask_peers(
+    state: &ApiState,
+    path: &str,
+    query: Option<&str>,
+    local: bool,
+) -> (Vec<Value>, Vec<String>) {
+    let Some(peers) = state.peers.as_ref().filter(|_| !local) else {
+        return (Vec::new(), Vec::new());
+    };
+    let query = match query.filter(|q| !q.is_empty()) {
+        Some(query) => format!("{query}&local=true"),
+        None => "local=true".to_string(),
+    };
+    let requests = (peers.addresses)().into_iter().map(|address| {
+        let url = format!("http://{address}{path}?{query}");
+        let request = state.client.get(&url).timeout(peers.timeout).send();
+        async move {
+            let answer: Result<Value, String> = async {
+                let response = request.await.map_err(|e| e.to_string())?;
+                let status = response.status();
+                let body: Value = response.json().await.map_err(|e| e.to_string())?;
+                match body.get("data") {
+                    Some(data) if status.is_success() => Ok(data.clone()),
+                    _ => Err(format!("status {status}: {body}")),
+                }
+            }
+            .await;
+            answer.map_err(|error| format!("peer {address}: {error}"))
+        }
+    });
+    let mut data = Vec::new();
+    let mut warnings = Vec::new();
+    for answer in futures::future::join_all(requests).await {
+        match answer {
+            Ok(value) => data.push(value),
+            Err(warning) => warnings.push(warning),
+        }
+    }
+    (data, warnings)
+}
+
+/// The entries of `key` (an array) in each peer answer.
+fn peer_entries(answers: Vec<Value>, key: &str) -> impl Iterator<Item = Value> {
+    answers.into_iter().flat_map(
+        move |mut answer| match answer.get_mut(key).map(Value::take) {
+            Some(Value::Array(entries)) => entries,
+            _ => Vec::new(),
+        },
+    )
+}
+
+/// Merges groups from several nodes: one entry per file and group name
+/// (during a hand-over two nodes may both show one; the more recently
+/// evaluated wins), sorted as Prometheus sorts them.
+fn merge_groups(groups: impl Iterator<Item = Value>) -> Vec<Value> {
+    let mut by_key: BTreeMap<(String, String), Value> = BTreeMap::new();
+    for group in groups {
+        let text = |field: &str| {
+            group
+                .get(field)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let key = (text("file"), text("name"));
+        let evaluated = text("lastEvaluation");
+        let newer = by_key.get(&key).is_none_or(|kept| {
+            kept.get("lastEvaluation")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                < evaluated.as_str()
+        });
+        if newer {
+            by_key.insert(key, group);
+        }
+    }
+    by_key.into_values().collect()
+}
+
+/// Merges alerts from several nodes, one per label set.
+fn merge_alerts(alerts: impl Iterator<Item = Value>) -> Vec<Value> {
+    let mut seen = HashSet::new();
+    alerts
+        .filter(|alert| {
+            seen.insert(
+                alert
+                    .get("labels")
+                    .map(Value::to_string)
+                    .unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 fn bad_data(message: &str) -> Response {
@@ -209,13 +358,24 @@ fn sorted_groups(manager: &RuleManager) -> Vec<Arc<Group>> {
     groups
 }
 
-async fn rules(State(manager): State<Arc<RuleManager>>, RawQuery(query): RawQuery) -> Response {
+async fn rules(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Response {
     let filter = match RuleFilter::parse(query.as_deref()) {
         Ok(filter) => filter,
         Err(message) => return bad_data(&message),
     };
+    let local = match is_local(query.as_deref()) {
+        Ok(local) => local,
+        Err(message) => return bad_data(&message),
+    };
+    let groups = local_groups(&state.manager, &filter);
+    let (answers, warnings) = ask_peers(&state, "/api/v1/rules", query.as_deref(), local).await;
+    let groups = merge_groups(groups.into_iter().chain(peer_entries(answers, "groups")));
+    success_with_warnings(json!({ "groups": groups }), warnings)
+}
+
+fn local_groups(manager: &RuleManager, filter: &RuleFilter) -> Vec<Value> {
     let mut groups = Vec::new();
-    for group in sorted_groups(&manager) {
+    for group in sorted_groups(manager) {
         if !filter.keeps_group(&group) {
             continue;
         }
@@ -239,12 +399,16 @@ async fn rules(State(manager): State<Arc<RuleManager>>, RawQuery(query): RawQuer
             "lastEvaluation": time_text(status.last_evaluation_ms),
         }));
     }
-    success(json!({ "groups": groups }))
+    groups
 }
 
-async fn alerts(State(manager): State<Arc<RuleManager>>) -> Response {
+async fn alerts(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Response {
+    let local = match is_local(query.as_deref()) {
+        Ok(local) => local,
+        Err(message) => return bad_data(&message),
+    };
     let mut alerts = Vec::new();
-    for group in sorted_groups(&manager) {
+    for group in sorted_groups(&state.manager) {
         for rule in group.alerting_rules() {
             alerts.extend(
                 rule.alerts()
@@ -256,7 +420,9 @@ async fn alerts(State(manager): State<Arc<RuleManager>>) -> Response {
             );
         }
     }
-    success(json!({ "alerts": alerts }))
+    let (answers, warnings) = ask_peers(&state, "/api/v1/alerts", query.as_deref(), local).await;
+    let alerts = merge_alerts(alerts.into_iter().chain(peer_entries(answers, "alerts")));
+    success_with_warnings(json!({ "alerts": alerts }), warnings)
 }
 
 #[cfg(test)]
@@ -280,6 +446,59 @@ mod tests {
         for bad in ["type=alerts", "exclude_alerts=maybe"] {
             assert!(RuleFilter::parse(Some(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn groups_from_several_nodes_merge_to_one_per_file_and_name() {
+        let group = |file: &str, name: &str, evaluated: &str| json!({"file": file, "name": name, "lastEvaluation": evaluated, "rules": []});
+        let merged = merge_groups(
+            vec![
+                group("b.yml", "g", "2026-01-01T00:00:01Z"),
+                group("a.yml", "g", "2026-01-01T00:00:05Z"),
+                // the same group on the node it just moved from: older
+                group("a.yml", "g", "2026-01-01T00:00:02Z"),
+                group("a.yml", "never", ZERO_TIME),
+            ]
+            .into_iter(),
+        );
+        let keys: Vec<(String, String, String)> = merged
+            .iter()
+            .map(|g| {
+                let text = |f: &str| g[f].as_str().unwrap_or_default().to_string();
+                (text("file"), text("name"), text("lastEvaluation"))
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("a.yml".into(), "g".into(), "2026-01-01T00:00:05Z".into()),
+                ("a.yml".into(), "never".into(), ZERO_TIME.into()),
+                ("b.yml".into(), "g".into(), "2026-01-01T00:00:01Z".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn alerts_from_several_nodes_keep_one_per_label_set() {
+        let alert =
+            |name: &str, state: &str| json!({"labels": {"alertname": name}, "state": state});
+        let merged = merge_alerts(
+            vec![
+                alert("A", "firing"),
+                alert("B", "pending"),
+                alert("A", "pending"),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(merged, vec![alert("A", "firing"), alert("B", "pending")]);
+    }
+
+    #[test]
+    fn local_parameter_parses_as_a_boolean() {
+        assert_eq!(is_local(None), Ok(false));
+        assert_eq!(is_local(Some("type=alert&local=true")), Ok(true));
+        assert_eq!(is_local(Some("local=0")), Ok(false));
+        assert!(is_local(Some("local=yes")).is_err());
     }
 
     #[test]
