@@ -8,11 +8,24 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::tsdb::wal::records::{get_uvarint, put_uvarint};
+
 use super::chunkenc::{self, Encoding, OwnedChunkIterator, XorChunk};
 use crate::storage::{SampleIterator, StorageError};
 
 /// How many samples a head chunk holds before a new one is cut.
 pub const SAMPLES_PER_CHUNK: usize = 120;
+
+/// Block chunk-file entry byte of a timestamp column shared by the chunks
+/// of several series (never listed in the index; see
+/// `docs/format/index.md`).
+pub const ENTRY_TIMESTAMP_COLUMN: u8 = 19;
+
+/// Block chunk encoding byte of a value column that refers to a
+/// [`ENTRY_TIMESTAMP_COLUMN`] entry of the same chunk file. Reading such a
+/// chunk ([`ChunkHandle::load`]) joins both into one
+/// [`Encoding::SealedColumns`] chunk.
+pub const ENCODING_VALUES_SHARED_TIME: u8 = 18;
 
 /// An immutable encoded chunk, cheap to clone.
 #[derive(Clone, Debug)]
@@ -193,27 +206,75 @@ impl ChunkHandle {
                 encoding,
                 ..
             } => {
-                // On disk: encoding byte, data, CRC32C of both.
-                let mut buffer = vec![0u8; *length as usize + 5];
-                file.read_exact_at(&mut buffer, *offset)
-                    .map_err(|e| StorageError::Io(format!("reading chunk: {e}")))?;
-                let (checked, crc) = buffer.split_at(*length as usize + 1);
-                let mut expected = [0u8; 4];
-                expected.copy_from_slice(crc);
-                if crc32c::crc32c(checked) != u32::from_le_bytes(expected)
-                    || checked[0] != *encoding
-                {
-                    return Err(StorageError::Corruption(format!(
-                        "chunk at offset {offset}: checksum mismatch"
-                    )));
+                let data = read_checked_entry(file, *offset, *length, *encoding)?;
+                if *encoding != ENCODING_VALUES_SHARED_TIME {
+                    return Ok((*encoding, data));
                 }
-                Ok((
-                    *encoding,
-                    Bytes::from(buffer).slice(1..*length as usize + 1),
-                ))
+                let joined = join_shared_time(file, *offset, &data)?;
+                Ok((Encoding::SealedColumns as u8, Bytes::from(joined)))
             }
         }
     }
+}
+
+/// Reads the chunk-file entry at `offset` (entry byte, `length` data
+/// bytes, CRC32C of both) and returns its data, checking the checksum and
+/// that the entry byte is `expected_entry`.
+fn read_checked_entry(
+    file: &File,
+    offset: u64,
+    length: u32,
+    expected_entry: u8,
+) -> Result<Bytes, StorageError> {
+    let mut buffer = vec![0u8; length as usize + 5];
+    file.read_exact_at(&mut buffer, offset)
+        .map_err(|e| StorageError::Io(format!("reading chunk: {e}")))?;
+    let (checked, crc) = buffer.split_at(length as usize + 1);
+    let mut expected = [0u8; 4];
+    expected.copy_from_slice(crc);
+    if crc32c::crc32c(checked) != u32::from_le_bytes(expected) || checked[0] != expected_entry {
+        return Err(StorageError::Corruption(format!(
+            "chunk at offset {offset}: checksum mismatch"
+        )));
+    }
+    Ok(Bytes::from(buffer).slice(1..length as usize + 1))
+}
+
+/// The data of a [`ENCODING_VALUES_SHARED_TIME`] chunk: how far before the
+/// chunk its timestamp column entry starts and how long the column is
+/// (two uvarints), then the value column.
+pub fn encode_shared_time_reference(distance: u64, column_length: u32, values: &[u8]) -> Vec<u8> {
+    let mut data = Vec::with_capacity(values.len() + 8);
+    put_uvarint(&mut data, distance);
+    put_uvarint(&mut data, u64::from(column_length));
+    data.extend_from_slice(values);
+    data
+}
+
+/// Reads the timestamp column a shared-time chunk at `offset` refers to
+/// and joins it with the chunk's value column.
+fn join_shared_time(file: &File, offset: u64, data: &[u8]) -> Result<Vec<u8>, StorageError> {
+    let corrupt =
+        |what: &str| StorageError::Corruption(format!("chunk at offset {offset}: {what}"));
+    let mut position = 0;
+    let distance = get_uvarint(data, &mut position).map_err(|_| corrupt("bad column reference"))?;
+    let column_length = get_uvarint(data, &mut position)
+        .ok()
+        .and_then(|length| u32::try_from(length).ok())
+        .ok_or_else(|| corrupt("bad column reference"))?;
+    let column_offset = offset
+        .checked_sub(distance)
+        .filter(|_| distance > 0)
+        .ok_or_else(|| corrupt("column reference out of range"))?;
+    let file_size = file
+        .metadata()
+        .map_err(|e| StorageError::Io(format!("reading chunk: {e}")))?
+        .len();
+    if column_offset.saturating_add(u64::from(column_length) + 5) > file_size {
+        return Err(corrupt("column reference beyond end of file"));
+    }
+    let column = read_checked_entry(file, column_offset, column_length, ENTRY_TIMESTAMP_COLUMN)?;
+    Ok(chunkenc::join_columns(&column, &data[position..]))
 }
 
 /// Iterates over the samples of a series' chunks, restricted to

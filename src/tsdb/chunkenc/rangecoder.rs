@@ -34,8 +34,8 @@ impl Default for Probability {
 
 impl Probability {
     #[inline]
-    fn update(&mut self, bit: bool) {
-        let shift = (u32::from(self.seen) + 2).ilog2().min(MAX_ADAPT_SHIFT);
+    fn update(&mut self, bit: bool, max_shift: u32) {
+        let shift = (u32::from(self.seen) + 2).ilog2().min(max_shift);
         self.seen = self.seen.saturating_add(1);
         if bit {
             self.zero -= self.zero >> shift;
@@ -54,10 +54,19 @@ pub(crate) struct RangeEncoder {
     /// The first byte the construction emits is always 0 and is skipped.
     skipped_first_byte: bool,
     output: Vec<u8>,
+    /// The slowest adaptation of every probability (see [`Probability`]).
+    max_shift: u32,
 }
 
 impl RangeEncoder {
     pub(crate) fn new(output: Vec<u8>) -> Self {
+        Self::with_max_shift(output, MAX_ADAPT_SHIFT)
+    }
+
+    /// An encoder whose probabilities settle on a window of about
+    /// `2^max_shift` bits instead of 32 (slower adaptation suits long,
+    /// stationary streams).
+    pub(crate) fn with_max_shift(output: Vec<u8>, max_shift: u32) -> Self {
         RangeEncoder {
             low: 0,
             range: u32::MAX,
@@ -65,6 +74,7 @@ impl RangeEncoder {
             cache_size: 1,
             skipped_first_byte: false,
             output,
+            max_shift,
         }
     }
 
@@ -104,7 +114,7 @@ impl RangeEncoder {
         } else {
             self.range = bound;
         }
-        probability.update(bit);
+        probability.update(bit, self.max_shift);
         while self.range < TOP {
             self.range <<= 8;
             self.shift_low();
@@ -144,16 +154,23 @@ pub(crate) struct RangeDecoder<'a> {
     range: u32,
     code: u32,
     overrun_bytes: usize,
+    max_shift: u32,
 }
 
 impl<'a> RangeDecoder<'a> {
     pub(crate) fn new(input: &'a [u8]) -> Self {
+        Self::with_max_shift(input, MAX_ADAPT_SHIFT)
+    }
+
+    /// A decoder for an encoder made with [`RangeEncoder::with_max_shift`].
+    pub(crate) fn with_max_shift(input: &'a [u8], max_shift: u32) -> Self {
         let mut decoder = RangeDecoder {
             input,
             position: 0,
             range: u32::MAX,
             code: 0,
             overrun_bytes: 0,
+            max_shift,
         };
         for _ in 0..4 {
             decoder.code = (decoder.code << 8) | u32::from(decoder.next_byte());
@@ -192,7 +209,7 @@ impl<'a> RangeDecoder<'a> {
             self.range -= bound;
             true
         };
-        probability.update(bit);
+        probability.update(bit, self.max_shift);
         while self.range < TOP {
             self.range <<= 8;
             self.code = (self.code << 8) | u32::from(self.next_byte());
