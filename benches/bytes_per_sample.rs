@@ -29,7 +29,7 @@
 //!   iterator as a compatibility check.
 //!
 //! With `--breakdown` it also prints where the value bytes of 2 h chunks go,
-//! per metric family.
+//! per metric family; `--skip-promtool` leaves Prometheus out.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -125,7 +125,12 @@ fn main() -> anyhow::Result<()> {
         per_sample(xor_payload + xor_chunks.1),
     ));
 
-    match promtool_bytes(&series)? {
+    let skip_promtool = arguments.iter().any(|a| a == "--skip-promtool");
+    match if skip_promtool {
+        None
+    } else {
+        promtool_bytes(&series)?
+    } {
         Some(prometheus) => {
             rows.push((
                 "Prometheus (promtool), chunks/".into(),

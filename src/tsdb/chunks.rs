@@ -433,4 +433,85 @@ mod tests {
         assert_eq!(seeking.seek(21), Some((21, 21.0)));
         assert_eq!(seeking.next(), None);
     }
+
+    /// Writes a block of two series scraped together and returns its
+    /// directory (inside `parent`) and the chunk file's path.
+    fn two_series_block(parent: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+        use crate::model::Labels;
+        use crate::tsdb::block::BlockWriter;
+        let times: Vec<i64> = (0..300)
+            .map(|i| 1_000_000 + i * 15_000 + (i * 7 % 4))
+            .collect();
+        let mut writer = BlockWriter::new(parent, 0, 100_000_000, 1, Vec::new()).unwrap();
+        for (name, scale) in [("a", 1.0), ("b", 0.01)] {
+            let samples: Vec<(i64, f64)> = times
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| (t, i as f64 * scale))
+                .collect();
+            writer
+                .add_series(Labels::from_pairs(&[("__name__", name)]), &samples)
+                .unwrap();
+        }
+        let meta = writer.finish().unwrap().unwrap();
+        let dir = parent.join(&meta.ulid);
+        let chunk_file = dir.join("chunks").join("000001");
+        (dir, chunk_file)
+    }
+
+    #[test]
+    fn shared_time_chunks_load_joined_and_damage_is_an_error() {
+        use crate::tsdb::block::Block;
+        let scratch = tempfile::tempdir().unwrap();
+        let (dir, chunk_file) = two_series_block(scratch.path());
+        let block = Block::open(&dir).unwrap();
+        let handles: Vec<ChunkHandle> =
+            block.series().iter().map(|s| s.chunks[0].clone()).collect();
+        for handle in &handles {
+            let (encoding, bytes) = handle.load().unwrap();
+            assert_eq!(encoding, Encoding::SealedColumns as u8);
+            assert_eq!(decode_all(encoding, &bytes).unwrap().len(), 300);
+        }
+        // One column entry serves both series: damaging it breaks both.
+        let mut bytes = std::fs::read(&chunk_file).unwrap();
+        let column_offset = super::super::block::CHUNKS_MAGIC.len();
+        assert_eq!(bytes[column_offset], ENTRY_TIMESTAMP_COLUMN);
+        bytes[column_offset + 3] ^= 0x10;
+        std::fs::write(&chunk_file, &bytes).unwrap();
+        let block = Block::open(&dir).unwrap();
+        for series in block.series() {
+            assert!(matches!(
+                series.chunks[0].load(),
+                Err(StorageError::Corruption(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn a_reference_to_something_else_than_a_column_is_an_error() {
+        let scratch = tempfile::tempdir().unwrap();
+        let (_, chunk_file) = two_series_block(scratch.path());
+        // Distances of 0, past the start of the file, or onto a chunk entry.
+        for distance in [0u64, 1, 10_000_000, u64::MAX] {
+            let data = encode_shared_time_reference(distance, 12, &[0, 1, 2]);
+            let mut scratch_file = std::fs::read(&chunk_file).unwrap();
+            let offset = scratch_file.len() as u64;
+            let mut entry = vec![ENCODING_VALUES_SHARED_TIME];
+            entry.extend_from_slice(&data);
+            let crc = crc32c::crc32c(&entry);
+            scratch_file.extend_from_slice(&entry);
+            scratch_file.extend_from_slice(&crc.to_le_bytes());
+            let path = scratch.path().join("scratch");
+            std::fs::write(&path, &scratch_file).unwrap();
+            let handle = ChunkHandle::OnDisk {
+                file: Arc::new(File::open(&path).unwrap()),
+                offset,
+                length: data.len() as u32,
+                encoding: ENCODING_VALUES_SHARED_TIME,
+                min_time: 0,
+                max_time: 1,
+            };
+            assert!(handle.load().is_err(), "distance {distance}");
+        }
+    }
 }
