@@ -40,7 +40,9 @@ use std::time::Instant;
 use promshard::model::Labels;
 use promshard::storage::SampleIterator;
 use promshard::tsdb::block::{Block, BlockWriter};
-use promshard::tsdb::chunkenc::dataset::{DatasetConfig, GeneratedSeries, node_exporter_like};
+use promshard::tsdb::chunkenc::dataset::{
+    DatasetConfig, GeneratedSeries, node_exporter_like, scrape_jitter_entropy_bits,
+};
 use promshard::tsdb::chunkenc::{
     ChunkIterator, Encoding, XorChunk, encode_sealed, encode_timestamp_column, encode_value_column,
 };
@@ -74,6 +76,19 @@ fn main() -> anyhow::Result<()> {
 
     let mut rows: Vec<(String, f64)> = Vec::new();
     let per_sample = |bytes: usize| bytes as f64 / total_samples as f64;
+
+    // What the generator's random draws amount to: values per series, and
+    // the scrape jitter once per target and scrape.
+    let value_entropy_bits: f64 = series
+        .iter()
+        .map(|one| one.value_entropy_bits * one.samples.len() as f64)
+        .sum();
+    let scrapes = (i64::from(config.hours) * HOUR_MS / config.interval_ms) as f64;
+    let jitter_entropy_bits = scrape_jitter_entropy_bits() * scrapes * config.hosts as f64;
+    rows.push((
+        "generator's entropy (estimate; no lossless store is smaller)".into(),
+        (value_entropy_bits + jitter_entropy_bits) / 8.0 / total_samples as f64,
+    ));
 
     let mut labelled: Vec<(Labels, &GeneratedSeries)> = series
         .iter()
@@ -252,7 +267,7 @@ fn write_blocks(
 /// block) and value columns per metric family, largest first.
 fn print_breakdown(series: &[GeneratedSeries], total_samples: usize) {
     let mut time_columns: HashMap<Vec<i64>, usize> = HashMap::new();
-    let mut families: HashMap<&str, (usize, usize)> = HashMap::new();
+    let mut families: HashMap<&str, (usize, usize, f64)> = HashMap::new();
     for one in series {
         for piece in split_by_block(&one.samples, Some(BLOCK_RANGE_MS)) {
             let times: Vec<i64> = piece.iter().map(|s| s.0).collect();
@@ -262,6 +277,7 @@ fn print_breakdown(series: &[GeneratedSeries], total_samples: usize) {
             let family = families.entry(one.name.as_str()).or_default();
             family.0 += encode_value_column(&values).len();
             family.1 += piece.len();
+            family.2 += one.value_entropy_bits * piece.len() as f64;
         }
     }
     let time_bytes: usize = time_columns.values().sum();
@@ -274,13 +290,14 @@ fn print_breakdown(series: &[GeneratedSeries], total_samples: usize) {
     let mut sorted: Vec<_> = families.into_iter().collect();
     sorted.sort_by_key(|family| std::cmp::Reverse(family.1.0));
     println!(
-        "| {:<44} | {:>9} | {:>8} | {:>10} |",
-        "family", "bytes", "bits/smp", "B/sample"
+        "| {:<44} | {:>9} | {:>8} | {:>8} | {:>10} |",
+        "family", "bytes", "bits/smp", "entropy", "B/sample"
     );
-    for (name, (bytes, samples)) in sorted.iter().take(30) {
+    for (name, (bytes, samples, entropy_bits)) in sorted.iter().take(30) {
         println!(
-            "| {name:<44} | {bytes:>9} | {:>8.2} | {:>10.4} |",
+            "| {name:<44} | {bytes:>9} | {:>8.2} | {:>8.2} | {:>10.4} |",
             *bytes as f64 * 8.0 / *samples as f64,
+            entropy_bits / *samples as f64,
             *bytes as f64 / total_samples as f64
         );
     }
