@@ -86,7 +86,7 @@ fn main() -> anyhow::Result<()> {
     let scrapes = (i64::from(config.hours) * HOUR_MS / config.interval_ms) as f64;
     let jitter_entropy_bits = scrape_jitter_entropy_bits() * scrapes * config.hosts as f64;
     rows.push((
-        "generator's entropy (estimate; no lossless store is smaller)".into(),
+        "data set's own entropy (estimate; floor for lossless)".into(),
         (value_entropy_bits + jitter_entropy_bits) / 8.0 / total_samples as f64,
     ));
 
