@@ -68,7 +68,7 @@ pub fn encode_timestamp_column(times: &[i64]) -> Vec<u8> {
     if regular {
         return output;
     }
-    let mut encoder = RangeEncoder::with_max_shift(output, TIME_SHIFT);
+    let mut encoder = RangeEncoder::precise(output, TIME_SHIFT);
     let mut model = IntegerModel::default();
     for code in codes {
         model.encode(&mut encoder, code);
@@ -104,7 +104,7 @@ pub fn decode_timestamp_column(bytes: &[u8]) -> Result<Vec<i64>, ChunkError> {
     let payload = cursor.rest();
     check_payload(count, payload)?;
     let shift = u32::from(flags >> 5) + MIN_SHIFT;
-    let mut decoder = RangeDecoder::with_max_shift(payload, shift);
+    let mut decoder = RangeDecoder::precise(payload, shift);
     let mut model = IntegerModel::default();
     for _ in 1..count {
         times.push(grid.restore(zigzag_decode(model.decode(&mut decoder))));
@@ -166,7 +166,7 @@ fn value_column_with_shift(plan: &ValuePlan, constant: bool, shift: u32) -> Vec<
     if constant {
         return output;
     }
-    let mut encoder = RangeEncoder::with_max_shift(output, shift);
+    let mut encoder = RangeEncoder::precise(output, shift);
     let mut coder = ColumnValueCoder::new(plan.mode);
     for &code in &plan.codes {
         coder.encode(&mut encoder, code);
@@ -237,7 +237,7 @@ pub fn decode_value_column(bytes: &[u8], count: usize) -> Result<Vec<f64>, Chunk
     if !constant {
         check_payload(count, payload)?;
     }
-    let mut decoder = RangeDecoder::with_max_shift(payload, shift);
+    let mut decoder = RangeDecoder::precise(payload, shift);
     let mut coder = ColumnValueCoder::new(mode);
     let mut values = Vec::with_capacity(count);
     let mut integers = IntegerHistory::new(first as i64, level);
