@@ -16,7 +16,7 @@ use super::decimal::{MAX_DECIMAL_EXPONENT, POWERS_OF_TEN, decimal_to_float};
 use super::rangecoder::{IntegerModel, Probability, RangeDecoder, RangeEncoder};
 use super::sealed::{
     IntegerHistory, Predictor, SEALED_MAX_SAMPLES, TimestampGrid, ValueCoder, ValueMode, ValuePlan,
-    plan_timestamps, plan_values,
+    plan_timestamps, value_plan_candidates,
 };
 use super::varint::{ByteCursor, put_uvarint, put_varint, zigzag_decode};
 
@@ -34,6 +34,8 @@ const MIN_SHIFT: u32 = 3;
 const TIME_SHIFT: u32 = 6;
 /// The value encoder tries these and keeps the smallest.
 const VALUE_SHIFTS: [u32; 3] = [5, 6, 7];
+/// How many of the best-estimated value plans are encoded to compare.
+const EXACTLY_TRIED_PLANS: usize = 3;
 
 /// Most samples a column announces.
 fn check_count(count: u64) -> Result<usize, ChunkError> {
@@ -120,19 +122,41 @@ pub fn encode_value_column(values: &[f64]) -> Vec<u8> {
     if values.is_empty() {
         return Vec::new();
     }
-    let plan = plan_values(
+    let mut candidates = value_plan_candidates(
         values,
-        &[Predictor::Delta, Predictor::DeltaOfDelta, Predictor::Level],
+        &[
+            Predictor::Delta,
+            Predictor::DeltaOfDelta,
+            Predictor::Level,
+            Predictor::DeltaStep,
+        ],
     );
-    let constant = plan.codes.iter().all(|&code| code == 0);
-    if constant {
-        return value_column_with_shift(&plan, true, MIN_SHIFT);
+    candidates.sort_by(|a, b| a.estimated_bits().total_cmp(&b.estimated_bits()));
+    if let Some(plan) = candidates.first()
+        && plan.codes.iter().all(|&code| code == 0)
+    {
+        return value_column_with_shift(plan, true, MIN_SHIFT);
     }
-    VALUE_SHIFTS
+    // The estimate is rough: the best few plans are encoded and the
+    // smallest kept, then tried at the other adaptation rates.
+    let Some((plan, best)) = candidates
         .iter()
-        .map(|&shift| value_column_with_shift(&plan, false, shift))
-        .min_by_key(Vec::len)
-        .unwrap_or_default()
+        .take(EXACTLY_TRIED_PLANS)
+        .map(|plan| (plan, value_column_with_shift(plan, false, VALUE_SHIFTS[1])))
+        .min_by_key(|(_, bytes)| bytes.len())
+    else {
+        return Vec::new();
+    };
+    [VALUE_SHIFTS[0], VALUE_SHIFTS[2]]
+        .iter()
+        .map(|&shift| value_column_with_shift(plan, false, shift))
+        .fold(best, |best, other| {
+            if other.len() < best.len() {
+                other
+            } else {
+                best
+            }
+        })
 }
 
 fn value_column_with_shift(plan: &ValuePlan, constant: bool, shift: u32) -> Vec<u8> {
@@ -150,7 +174,7 @@ fn value_column_with_shift(plan: &ValuePlan, constant: bool, shift: u32) -> Vec<
             }
             put_uvarint(&mut output, plan.divisor);
             put_varint(&mut output, plan.first as i64);
-            if plan.predictor == Predictor::Level {
+            if matches!(plan.predictor, Predictor::Level | Predictor::DeltaStep) {
                 put_varint(&mut output, plan.level);
             }
         }
@@ -191,7 +215,7 @@ pub fn decode_value_column(bytes: &[u8], count: usize) -> Result<Vec<f64>, Chunk
         0 => Predictor::Delta,
         1 => Predictor::DeltaOfDelta,
         2 => Predictor::Level,
-        _ => return Err(ChunkError::Corrupt("unknown sealed predictor")),
+        _ => Predictor::DeltaStep,
     };
     let constant = header & VALUE_FLAG_CONSTANT != 0;
     let shift = u32::from(header >> 5) + MIN_SHIFT;
@@ -207,7 +231,7 @@ pub fn decode_value_column(bytes: &[u8], count: usize) -> Result<Vec<f64>, Chunk
             }
             let divisor = cursor.uvarint()?;
             let first = cursor.varint()? as u64;
-            let level = if predictor == Predictor::Level {
+            let level = if matches!(predictor, Predictor::Level | Predictor::DeltaStep) {
                 cursor.varint()?
             } else {
                 0

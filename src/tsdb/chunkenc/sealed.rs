@@ -46,6 +46,10 @@ pub(super) enum Predictor {
     /// chunk's median (noise around a level: durations, offsets). Sealed
     /// version 2 only.
     Level = 2,
+    /// The previous integer plus a step stored in the header, the chunk's
+    /// median difference (counters: the residual is the increment's
+    /// deviation, centred on zero). Sealed version 2 only.
+    DeltaStep = 3,
 }
 
 /// How one chunk's values will be written.
@@ -56,7 +60,8 @@ pub(super) struct ValuePlan {
     pub(super) divisor: u64,
     /// The first integer (or the first value's bits in XOR mode).
     pub(super) first: u64,
-    /// The level [`Predictor::Level`] predicts (0 for other predictors).
+    /// The level [`Predictor::Level`] predicts, or the step of
+    /// [`Predictor::DeltaStep`] (0 for other predictors).
     pub(super) level: i64,
     /// Sample index and raw bits of values the integer path cannot hold.
     pub(super) exceptions: Vec<(usize, u64)>,
@@ -233,14 +238,30 @@ impl TimestampGrid {
 /// The smallest plan among XOR and the integer paths with each of
 /// `predictors`.
 pub(super) fn plan_values(values: &[f64], predictors: &[Predictor]) -> ValuePlan {
+    let mut candidates = value_plan_candidates(values, predictors);
+    // Stable: among equal estimates the first candidate wins, as before.
+    let best = candidates
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.estimated_bits.total_cmp(&b.1.estimated_bits))
+        .map_or(0, |(index, _)| index);
+    candidates.swap_remove(best)
+}
+
+/// Every plan: XOR, then float bits and (if the values are decimals)
+/// decimal integers with each of `predictors`, in that order.
+pub(super) fn value_plan_candidates(values: &[f64], predictors: &[Predictor]) -> Vec<ValuePlan> {
     let bits: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
-    let mut best = plan_xor(&bits);
+    let mut candidates = vec![plan_xor(&bits)];
     let raw_integers: Vec<Option<i64>> = bits.iter().map(|&b| Some(b as i64)).collect();
     for &predictor in predictors {
-        let candidate = plan_integers(ValueMode::FloatBits, 0, &raw_integers, &bits, predictor);
-        if candidate.estimated_bits < best.estimated_bits {
-            best = candidate;
-        }
+        candidates.push(plan_integers(
+            ValueMode::FloatBits,
+            0,
+            &raw_integers,
+            &bits,
+            predictor,
+        ));
     }
     if let Some(exponent) = choose_decimal_exponent(values) {
         let integers: Vec<Option<i64>> = values
@@ -248,14 +269,23 @@ pub(super) fn plan_values(values: &[f64], predictors: &[Predictor]) -> ValuePlan
             .map(|&v| float_to_decimal(v, exponent))
             .collect();
         for &predictor in predictors {
-            let candidate =
-                plan_integers(ValueMode::Decimal, exponent, &integers, &bits, predictor);
-            if candidate.estimated_bits < best.estimated_bits {
-                best = candidate;
-            }
+            candidates.push(plan_integers(
+                ValueMode::Decimal,
+                exponent,
+                &integers,
+                &bits,
+                predictor,
+            ));
         }
     }
-    best
+    candidates
+}
+
+impl ValuePlan {
+    /// The encoder's rough estimate of this plan's size, in bits.
+    pub(super) fn estimated_bits(&self) -> f64 {
+        self.estimated_bits
+    }
 }
 
 /// The smallest exponent that leaves at most 1/64 of the values (at least
@@ -297,15 +327,15 @@ fn plan_integers(
     bits: &[u64],
     predictor: Predictor,
 ) -> ValuePlan {
-    let level = if predictor == Predictor::Level {
-        let mut known: Vec<i64> = integers.iter().flatten().copied().collect();
-        let middle = known.len() / 2;
-        if middle < known.len() {
-            known.select_nth_unstable(middle);
-        }
-        known.get(middle).copied().unwrap_or(0)
-    } else {
-        0
+    let level = match predictor {
+        Predictor::Level => median(integers.iter().flatten().copied().collect()),
+        Predictor::DeltaStep => median(
+            integers
+                .windows(2)
+                .filter_map(|pair| Some(pair[1]?.wrapping_sub(pair[0]?)))
+                .collect(),
+        ),
+        Predictor::Delta | Predictor::DeltaOfDelta => 0,
     };
     let mut exceptions = Vec::new();
     let mut filled = Vec::with_capacity(integers.len());
@@ -353,6 +383,15 @@ fn plan_integers(
     }
 }
 
+/// The median of `values` (the upper one of an even count; 0 if empty).
+fn median(mut values: Vec<i64>) -> i64 {
+    let middle = values.len() / 2;
+    if middle < values.len() {
+        values.select_nth_unstable(middle);
+    }
+    values.get(middle).copied().unwrap_or(0)
+}
+
 /// The next integer a predictor expects after `previous`.
 #[inline]
 fn predict(previous: &[i64], predictor: Predictor, level: i64) -> i64 {
@@ -363,6 +402,7 @@ fn predict(previous: &[i64], predictor: Predictor, level: i64) -> i64 {
             last.wrapping_add(last.wrapping_sub(*before))
         }
         (Predictor::Level, _) => level,
+        (Predictor::DeltaStep, [.., last]) => last.wrapping_add(level),
     }
 }
 
@@ -631,6 +671,7 @@ impl IntegerHistory {
                 self.last.wrapping_add(self.last.wrapping_sub(self.before))
             }
             Predictor::Level => self.level,
+            Predictor::DeltaStep => self.last.wrapping_add(self.level),
             _ => self.last,
         };
         let integer = prediction.wrapping_add(residual);
