@@ -1,4 +1,4 @@
-//! Bytes per sample on disk: promshard's sealed chunks against Prometheus.
+//! Bytes per sample on disk: promshard's blocks against Prometheus's.
 //!
 //! Run: `cargo bench --bench bytes_per_sample` (optionally
 //! `-- --hosts N --hours H`). It prints a table; no criterion.
@@ -13,26 +13,43 @@
 //! millisecond and nanosecond times divided into seconds, a wall clock.
 //!
 //! Compared, all lossless:
-//! - promshard sealed: one `encode_sealed` chunk per series per 2 h block
-//!   (as the block writer stores it), and per series over the whole range
-//!   (as after compaction); with and without chunk-file framing (uvarint
-//!   length, encoding byte, CRC32 per chunk, as Prometheus frames chunks);
+//! - promshard blocks, written by the real `BlockWriter` into a temporary
+//!   directory for block ranges of 2 h (as cut from the head) and of the
+//!   compacted ranges 6 h, 18 h and 54 h (when the data set spans them);
+//!   measured as the bytes of `chunks/` and of the whole block directories
+//!   (index and meta.json included), then read back through `Block::open`
+//!   and compared bit for bit with the input;
+//! - promshard's sealed version 1 (one self-contained chunk per series per
+//!   2 h, framed as a block frames it), the format before shared columns;
 //! - promshard XOR: 120-sample `XorChunk`s, framed the same way;
 //! - Prometheus: the same samples written as OpenMetrics and turned into
 //!   blocks by `promtool tsdb create-blocks-from openmetrics` (Debian's
 //!   /usr/bin/promtool, skipped if missing): the blocks' `chunks/` bytes
 //!   and total bytes. Its chunks are also decoded with promshard's XOR
 //!   iterator as a compatibility check.
+//!
+//! With `--breakdown` it also prints where the value bytes of 2 h chunks go,
+//! per metric family; `--skip-promtool` leaves Prometheus out.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use promshard::tsdb::chunkenc::dataset::{DatasetConfig, GeneratedSeries, node_exporter_like};
-use promshard::tsdb::chunkenc::{ChunkIterator, Encoding, XorChunk, encode_sealed};
+use promshard::model::Labels;
+use promshard::storage::SampleIterator;
+use promshard::tsdb::block::{Block, BlockWriter};
+use promshard::tsdb::chunkenc::dataset::{
+    DatasetConfig, GeneratedSeries, node_exporter_like, scrape_jitter_entropy_bits,
+};
+use promshard::tsdb::chunkenc::{
+    ChunkIterator, Encoding, XorChunk, encode_sealed, encode_timestamp_column, encode_value_column,
+};
+use promshard::tsdb::chunks::ChunkSeriesIterator;
 
-const BLOCK_RANGE_MS: i64 = 2 * 3_600_000;
+const HOUR_MS: i64 = 3_600_000;
+const BLOCK_RANGE_MS: i64 = 2 * HOUR_MS;
 const XOR_SAMPLES_PER_CHUNK: usize = 120;
 
 fn main() -> anyhow::Result<()> {
@@ -45,6 +62,7 @@ fn main() -> anyhow::Result<()> {
             _ => {}
         }
     }
+    let breakdown = arguments.iter().any(|a| a == "--breakdown");
     let series = node_exporter_like(&config);
     let total_samples: usize = series.iter().map(|s| s.samples.len()).sum();
     println!(
@@ -59,43 +77,75 @@ fn main() -> anyhow::Result<()> {
     let mut rows: Vec<(String, f64)> = Vec::new();
     let per_sample = |bytes: usize| bytes as f64 / total_samples as f64;
 
-    let started = Instant::now();
-    let (block_payload, block_chunks) = sealed_bytes(&series, Some(BLOCK_RANGE_MS));
-    let encode_seconds = started.elapsed().as_secs_f64();
-    let (whole_payload, whole_chunks) = sealed_bytes(&series, None);
-    let (xor_payload, xor_chunks) = xor_bytes(&series);
-    let shared_time_bytes = shared_timestamps_projection(&series);
+    // What the generator's random draws amount to: values per series, and
+    // the scrape jitter once per target and scrape.
+    let value_entropy_bits: f64 = series
+        .iter()
+        .map(|one| one.value_entropy_bits * one.samples.len() as f64)
+        .sum();
+    let scrapes = (i64::from(config.hours) * HOUR_MS / config.interval_ms) as f64;
+    let jitter_entropy_bits = scrape_jitter_entropy_bits() * scrapes * config.hosts as f64;
     rows.push((
-        "promshard sealed, 2h chunks, payload".into(),
-        per_sample(block_payload),
+        "data set's own entropy (estimate; floor for lossless)".into(),
+        (value_entropy_bits + jitter_entropy_bits) / 8.0 / total_samples as f64,
     ));
+
+    let mut labelled: Vec<(Labels, &GeneratedSeries)> = series
+        .iter()
+        .map(|one| {
+            let mut pairs = vec![("__name__".to_string(), one.name.clone())];
+            pairs.extend(one.labels.iter().cloned());
+            (Labels::from_pairs(&pairs), one)
+        })
+        .collect();
+    labelled.sort_by(|a, b| a.0.cmp(&b.0));
+    let span_hours = i64::from(config.hours);
+    let mut speeds = String::new();
+    for range_hours in [2i64, 6, 18, 54] {
+        if range_hours > 2 && range_hours > span_hours {
+            break;
+        }
+        let started = Instant::now();
+        let written = write_blocks(&labelled, range_hours * HOUR_MS)?;
+        let write_seconds = started.elapsed().as_secs_f64();
+        let compacted = if range_hours == 2 {
+            "cut from the head"
+        } else {
+            "compacted"
+        };
+        rows.push((
+            format!("promshard blocks, {range_hours}h ranges ({compacted}), chunks/"),
+            per_sample(written.chunk_bytes),
+        ));
+        rows.push((
+            format!("promshard blocks, {range_hours}h ranges, whole blocks"),
+            per_sample(written.block_bytes),
+        ));
+        speeds.push_str(&format!(
+            "{range_hours}h blocks: {} blocks, written at {:.2} M samples/s, read back at {:.2} M samples/s\n",
+            written.blocks,
+            total_samples as f64 / write_seconds / 1e6,
+            total_samples as f64 / written.read_seconds / 1e6,
+        ));
+    }
+
+    let (block_payload, block_chunks) = sealed_v1_bytes(&series, Some(BLOCK_RANGE_MS));
     rows.push((
-        "promshard sealed, 2h chunks, framed".into(),
+        "sealed v1 (no shared timestamps), 2h chunks, framed".into(),
         per_sample(block_payload + block_chunks.1),
     ));
-    rows.push((
-        format!(
-            "promshard sealed, {}h chunk (compacted), framed",
-            config.hours
-        ),
-        per_sample(whole_payload + whole_chunks.1),
-    ));
-    rows.push((
-        "projection: 2h chunks, timestamps shared per target".into(),
-        per_sample(shared_time_bytes + block_chunks.1),
-    ));
+    let (xor_payload, xor_chunks) = xor_bytes(&series);
     rows.push((
         "promshard XOR, 120-sample chunks, framed".into(),
         per_sample(xor_payload + xor_chunks.1),
     ));
 
-    let (decoded, decode_seconds) = decode_all_sealed(&series);
-    assert_eq!(
-        decoded, total_samples,
-        "sealed chunks decode to every sample"
-    );
-
-    match promtool_bytes(&series)? {
+    let skip_promtool = arguments.iter().any(|a| a == "--skip-promtool");
+    match if skip_promtool {
+        None
+    } else {
+        promtool_bytes(&series)?
+    } {
         Some(prometheus) => {
             rows.push((
                 "Prometheus (promtool), chunks/".into(),
@@ -114,19 +164,148 @@ fn main() -> anyhow::Result<()> {
     }
 
     println!();
-    println!("| {:<52} | {:>8} |", "store", "B/sample");
-    println!("|{:-<54}|{:->10}|", "", "");
+    println!("| {:<58} | {:>8} |", "store", "B/sample");
+    println!("|{:-<60}|{:->10}|", "", "");
     for (name, value) in &rows {
-        println!("| {name:<52} | {value:>8.3} |");
+        println!("| {name:<58} | {value:>8.3} |");
     }
     println!();
-    println!(
-        "sealed 2h chunks: {} chunks; encode {:.1} M samples/s, decode {:.1} M samples/s (one core)",
-        block_chunks.0,
-        total_samples as f64 / encode_seconds / 1e6,
-        total_samples as f64 / decode_seconds / 1e6
-    );
+    print!("{speeds}");
+    if breakdown {
+        print_breakdown(&series, total_samples);
+    }
     Ok(())
+}
+
+struct WrittenBlocks {
+    blocks: usize,
+    chunk_bytes: usize,
+    block_bytes: usize,
+    read_seconds: f64,
+}
+
+/// Writes the series into blocks of `range` (aligned as Prometheus aligns
+/// them) with the real block writer, measures them, reads them back and
+/// checks every sample bit for bit.
+fn write_blocks(
+    series: &[(Labels, &GeneratedSeries)],
+    range: i64,
+) -> anyhow::Result<WrittenBlocks> {
+    let directory = tempfile::tempdir()?;
+    let first = series
+        .iter()
+        .filter_map(|s| s.1.samples.first())
+        .map(|s| s.0)
+        .min();
+    let last = series
+        .iter()
+        .filter_map(|s| s.1.samples.last())
+        .map(|s| s.0)
+        .max();
+    let (Some(first), Some(last)) = (first, last) else {
+        anyhow::bail!("empty data set");
+    };
+    let mut written = WrittenBlocks {
+        blocks: 0,
+        chunk_bytes: 0,
+        block_bytes: 0,
+        read_seconds: 0.0,
+    };
+    let mut block_start = first.div_euclid(range) * range;
+    while block_start <= last {
+        let block_end = block_start + range;
+        let mut writer = BlockWriter::new(directory.path(), block_start, block_end, 1, Vec::new())?;
+        for (labels, one) in series {
+            writer.add_series(labels.clone(), &one.samples)?;
+        }
+        let Some(meta) = writer.finish()? else {
+            block_start = block_end;
+            continue;
+        };
+        let block_dir = directory.path().join(&meta.ulid);
+        written.blocks += 1;
+        written.chunk_bytes += directory_bytes(&block_dir.join("chunks"))?;
+        written.block_bytes += directory_bytes(&block_dir)?;
+
+        let started = Instant::now();
+        let block = Block::open(&block_dir)?;
+        let mut expected = series.iter().filter(|(_, one)| {
+            one.samples
+                .iter()
+                .any(|s| s.0 >= block_start && s.0 < block_end)
+        });
+        for read in block.series() {
+            let Some((labels, one)) = expected.next() else {
+                anyhow::bail!("block holds more series than written");
+            };
+            anyhow::ensure!(&read.labels == labels, "series order differs");
+            let mut iterator = ChunkSeriesIterator::new(read.chunks.clone(), i64::MIN, i64::MAX);
+            let mut wanted = one
+                .samples
+                .iter()
+                .filter(|s| s.0 >= block_start && s.0 < block_end);
+            while let Some((t, v)) = iterator.next() {
+                let Some(&(want_t, want_v)) = wanted.next() else {
+                    anyhow::bail!("{labels}: more samples read than written");
+                };
+                anyhow::ensure!(
+                    t == want_t && v.to_bits() == want_v.to_bits(),
+                    "{labels}: read ({t}, {v}) but wrote ({want_t}, {want_v})"
+                );
+            }
+            anyhow::ensure!(iterator.err().is_none(), "{labels}: {:?}", iterator.err());
+            anyhow::ensure!(wanted.next().is_none(), "{labels}: samples missing");
+        }
+        anyhow::ensure!(expected.next().is_none(), "series missing from the block");
+        written.read_seconds += started.elapsed().as_secs_f64();
+        block_start = block_end;
+    }
+    Ok(written)
+}
+
+/// Where the bytes of 2 h chunks go: timestamp columns (one per host per
+/// block) and value columns per metric family, largest first.
+fn print_breakdown(series: &[GeneratedSeries], total_samples: usize) {
+    let mut time_columns: HashMap<Vec<i64>, usize> = HashMap::new();
+    let mut families: HashMap<&str, (usize, usize, f64)> = HashMap::new();
+    for one in series {
+        for piece in split_by_block(&one.samples, Some(BLOCK_RANGE_MS)) {
+            let times: Vec<i64> = piece.iter().map(|s| s.0).collect();
+            let values: Vec<f64> = piece.iter().map(|s| s.1).collect();
+            let time_bytes = encode_timestamp_column(&times).len();
+            time_columns.entry(times).or_insert(time_bytes);
+            let family = families.entry(one.name.as_str()).or_default();
+            family.0 += encode_value_column(&values).len();
+            family.1 += piece.len();
+            family.2 += one.value_entropy_bits * piece.len() as f64;
+        }
+    }
+    let time_bytes: usize = time_columns.values().sum();
+    println!(
+        "\ntimestamp columns: {} of them, {} bytes, {:.4} B/sample",
+        time_columns.len(),
+        time_bytes,
+        time_bytes as f64 / total_samples as f64
+    );
+    let mut sorted: Vec<_> = families.into_iter().collect();
+    sorted.sort_by_key(|family| std::cmp::Reverse(family.1.0));
+    println!(
+        "| {:<44} | {:>9} | {:>8} | {:>8} | {:>10} |",
+        "family", "bytes", "bits/smp", "entropy", "B/sample"
+    );
+    for (name, (bytes, samples, entropy_bits)) in sorted.iter().take(30) {
+        println!(
+            "| {name:<44} | {bytes:>9} | {:>8.2} | {:>8.2} | {:>10.4} |",
+            *bytes as f64 * 8.0 / *samples as f64,
+            entropy_bits / *samples as f64,
+            *bytes as f64 / total_samples as f64
+        );
+    }
+    let all: usize = sorted.iter().map(|f| f.1.0).sum();
+    println!(
+        "value columns in all: {all} bytes, {:.4} B/sample",
+        all as f64 / total_samples as f64
+    );
 }
 
 /// Chunk-file framing as Prometheus writes it: uvarint length, encoding
@@ -141,8 +320,11 @@ fn framing_bytes(payload: usize) -> usize {
     length_bytes + 1 + 4
 }
 
-/// Payload bytes and (chunk count, framing bytes).
-fn sealed_bytes(series: &[GeneratedSeries], block_range: Option<i64>) -> (usize, (usize, usize)) {
+/// Sealed version 1 payload bytes and (chunk count, framing bytes).
+fn sealed_v1_bytes(
+    series: &[GeneratedSeries],
+    block_range: Option<i64>,
+) -> (usize, (usize, usize)) {
     let mut payload = 0;
     let mut chunks = 0;
     let mut framing = 0;
@@ -155,50 +337,6 @@ fn sealed_bytes(series: &[GeneratedSeries], block_range: Option<i64>) -> (usize,
         }
     }
     (payload, (chunks, framing))
-}
-
-/// Not a format yet: what the sealed chunks would take if a block stored
-/// each target's scrape timestamps once (all series of a scrape share
-/// them) and chunks held values only. Measured as the sealed size of each
-/// series on a perfectly regular grid (its timestamp codes vanish), plus
-/// one timestamp-only sealed chunk per target per block.
-fn shared_timestamps_projection(series: &[GeneratedSeries]) -> usize {
-    let mut bytes = 0;
-    let mut columns_seen = std::collections::HashSet::new();
-    for one in series {
-        for piece in split_by_block(&one.samples, Some(BLOCK_RANGE_MS)) {
-            let values_only: Vec<(i64, f64)> = piece
-                .iter()
-                .enumerate()
-                .map(|(index, &(_, v))| (index as i64 * 15_000, v))
-                .collect();
-            bytes += encode_sealed(&values_only).1.len();
-            let timestamps: Vec<i64> = piece.iter().map(|s| s.0).collect();
-            if columns_seen.insert(timestamps) {
-                let times_only: Vec<(i64, f64)> = piece.iter().map(|&(t, _)| (t, 0.0)).collect();
-                bytes += encode_sealed(&times_only).1.len();
-            }
-        }
-    }
-    bytes
-}
-
-/// Decodes every 2 h sealed chunk: (samples, seconds spent decoding).
-fn decode_all_sealed(series: &[GeneratedSeries]) -> (usize, f64) {
-    let encoded: Vec<(Encoding, Vec<u8>)> = series
-        .iter()
-        .flat_map(|one| split_by_block(&one.samples, Some(BLOCK_RANGE_MS)))
-        .map(encode_sealed)
-        .collect();
-    let started = Instant::now();
-    let mut count = 0;
-    for (encoding, bytes) in &encoded {
-        let mut iterator = ChunkIterator::new(*encoding, bytes);
-        while iterator.next().is_some() {
-            count += 1;
-        }
-    }
-    (count, started.elapsed().as_secs_f64())
 }
 
 fn split_by_block(samples: &[(i64, f64)], block_range: Option<i64>) -> Vec<&[(i64, f64)]> {

@@ -4,12 +4,13 @@
 //!
 //! - XOR append and iterate: one 120-sample chunk of a node-exporter-like
 //!   series (per sample: Criterion's throughput is in elements = samples);
-//! - sealed encode and decode: one 2 h chunk (480 samples at 15 s) of
-//!   each of a few typical series kinds from the same data set.
+//! - sealed (version 2, the columns blocks store) encode and decode: one
+//!   2 h chunk (480 samples at 15 s) of each of a few typical series kinds
+//!   from the same data set, both columns in one chunk.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use promshard::tsdb::chunkenc::dataset::{DatasetConfig, GeneratedSeries, node_exporter_like};
-use promshard::tsdb::chunkenc::{ChunkIterator, XorChunk, encode_sealed};
+use promshard::tsdb::chunkenc::{ChunkIterator, XorChunk, encode_sealed_columns};
 use std::hint::black_box;
 
 /// A few series of the data set, two hours each.
@@ -79,15 +80,15 @@ fn xor(c: &mut Criterion) {
 
 fn sealed(c: &mut Criterion) {
     let series = sample_series();
-    let mut group = c.benchmark_group("sealed");
+    let mut group = c.benchmark_group("sealed_columns");
     for one in &series {
         group.throughput(Throughput::Elements(one.samples.len() as u64));
         group.bench_with_input(
             BenchmarkId::new("encode", &one.name),
             &one.samples,
-            |b, samples| b.iter(|| black_box(encode_sealed(samples).1.len())),
+            |b, samples| b.iter(|| black_box(encode_sealed_columns(samples).1.len())),
         );
-        let (encoding, bytes) = encode_sealed(&one.samples);
+        let (encoding, bytes) = encode_sealed_columns(&one.samples);
         group.bench_with_input(BenchmarkId::new("decode", &one.name), &bytes, |b, bytes| {
             b.iter(|| {
                 let mut iterator = ChunkIterator::new(encoding, bytes);

@@ -10,7 +10,9 @@
 use std::path::PathBuf;
 
 use promshard::model::sample::STALE_NAN_BITS;
-use promshard::tsdb::chunkenc::{ChunkIterator, Encoding, XorChunk, encode_sealed};
+use promshard::tsdb::chunkenc::{
+    ChunkIterator, Encoding, XorChunk, encode_sealed, encode_sealed_columns,
+};
 
 fn fixture_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -131,11 +133,24 @@ fn own_fixtures() -> Vec<Fixture> {
         .collect();
     vec![
         ("xor_mixed", Encoding::Xor, xor_samples),
-        ("sealed_cpu_counter", Encoding::Sealed, cpu_counter),
-        ("sealed_memory_gauge", Encoding::Sealed, memory_gauge),
-        ("sealed_wall_clock", Encoding::Sealed, wall_clock),
-        ("sealed_constant", Encoding::Sealed, constant),
-        ("sealed_specials", Encoding::Sealed, specials),
+        ("sealed_cpu_counter", Encoding::Sealed, cpu_counter.clone()),
+        (
+            "sealed_memory_gauge",
+            Encoding::Sealed,
+            memory_gauge.clone(),
+        ),
+        ("sealed_wall_clock", Encoding::Sealed, wall_clock.clone()),
+        ("sealed_constant", Encoding::Sealed, constant.clone()),
+        ("sealed_specials", Encoding::Sealed, specials.clone()),
+        ("columns_cpu_counter", Encoding::SealedColumns, cpu_counter),
+        (
+            "columns_memory_gauge",
+            Encoding::SealedColumns,
+            memory_gauge,
+        ),
+        ("columns_wall_clock", Encoding::SealedColumns, wall_clock),
+        ("columns_constant", Encoding::SealedColumns, constant),
+        ("columns_specials", Encoding::SealedColumns, specials),
     ]
 }
 
@@ -145,6 +160,11 @@ fn encode(encoding: Encoding, samples: &[(i64, f64)]) -> Vec<u8> {
         Encoding::Sealed => {
             let (sealed_encoding, bytes) = encode_sealed(samples);
             assert_eq!(sealed_encoding, Encoding::Sealed);
+            bytes
+        }
+        Encoding::SealedColumns => {
+            let (columns_encoding, bytes) = encode_sealed_columns(samples);
+            assert_eq!(columns_encoding, Encoding::SealedColumns);
             bytes
         }
     }

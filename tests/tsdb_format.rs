@@ -204,6 +204,62 @@ fn block_fixture_is_stable() {
     );
 }
 
+/// Every series of the block in `dir`, decoded: labels and sample bits.
+fn read_block(dir: &Path) -> Vec<(Labels, Vec<(i64, u64)>)> {
+    let block = Block::open(dir).expect("fixture block opens");
+    let mut set = block.select(i64::MIN, i64::MAX, &[]);
+    let mut decoded = Vec::new();
+    while let Some(series) = set.next() {
+        let mut iterator = series.iter();
+        let mut samples = Vec::new();
+        while let Some((t, v)) = iterator.next() {
+            samples.push((t, v.to_bits()));
+        }
+        assert!(iterator.err().is_none(), "{:?}", iterator.err());
+        decoded.push((series.labels().clone(), samples));
+    }
+    decoded
+}
+
+#[test]
+fn a_version_one_block_still_reads() {
+    // Written before shared timestamp columns (one sealed version 1 chunk
+    // per series): blocks on disk from then stay readable.
+    let expected: Vec<_> = block_samples()
+        .into_iter()
+        .map(|(l, s)| {
+            (
+                l,
+                s.into_iter()
+                    .map(|(t, v)| (t, v.to_bits()))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    assert_eq!(read_block(&fixtures().join("block_v1")), expected);
+}
+
+#[test]
+fn series_scraped_together_share_one_timestamp_column() {
+    let dir = fixtures().join("block");
+    let chunks = std::fs::read(dir.join("chunks/000001")).unwrap();
+    let index = decode_index(&std::fs::read(dir.join("index")).unwrap()).unwrap();
+    // Both series' chunks refer to one column (entry byte 19) written once.
+    let column_entries = index
+        .iter()
+        .map(|series| {
+            let chunk = &series.chunks[0];
+            assert_eq!(chunk.encoding, 18, "a value column with shared timestamps");
+            let data = &chunks[chunk.offset as usize + 1..];
+            let mut position = 0;
+            let distance = records::get_uvarint(data, &mut position).unwrap();
+            chunk.offset - distance
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(column_entries[0], column_entries[1]);
+    assert_eq!(chunks[column_entries[0] as usize], 19);
+}
+
 #[test]
 fn a_data_directory_fixture_opens_with_wal_and_block() {
     let scratch = tempfile::tempdir().unwrap();

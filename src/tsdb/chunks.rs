@@ -8,11 +8,24 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::tsdb::wal::records::{get_uvarint, put_uvarint};
+
 use super::chunkenc::{self, Encoding, OwnedChunkIterator, XorChunk};
 use crate::storage::{SampleIterator, StorageError};
 
 /// How many samples a head chunk holds before a new one is cut.
 pub const SAMPLES_PER_CHUNK: usize = 120;
+
+/// Block chunk-file entry byte of a timestamp column shared by the chunks
+/// of several series (never listed in the index; see
+/// `docs/format/index.md`).
+pub const ENTRY_TIMESTAMP_COLUMN: u8 = 19;
+
+/// Block chunk encoding byte of a value column that refers to a
+/// [`ENTRY_TIMESTAMP_COLUMN`] entry of the same chunk file. Reading such a
+/// chunk ([`ChunkHandle::load`]) joins both into one
+/// [`Encoding::SealedColumns`] chunk.
+pub const ENCODING_VALUES_SHARED_TIME: u8 = 18;
 
 /// An immutable encoded chunk, cheap to clone.
 #[derive(Clone, Debug)]
@@ -193,27 +206,75 @@ impl ChunkHandle {
                 encoding,
                 ..
             } => {
-                // On disk: encoding byte, data, CRC32C of both.
-                let mut buffer = vec![0u8; *length as usize + 5];
-                file.read_exact_at(&mut buffer, *offset)
-                    .map_err(|e| StorageError::Io(format!("reading chunk: {e}")))?;
-                let (checked, crc) = buffer.split_at(*length as usize + 1);
-                let mut expected = [0u8; 4];
-                expected.copy_from_slice(crc);
-                if crc32c::crc32c(checked) != u32::from_le_bytes(expected)
-                    || checked[0] != *encoding
-                {
-                    return Err(StorageError::Corruption(format!(
-                        "chunk at offset {offset}: checksum mismatch"
-                    )));
+                let data = read_checked_entry(file, *offset, *length, *encoding)?;
+                if *encoding != ENCODING_VALUES_SHARED_TIME {
+                    return Ok((*encoding, data));
                 }
-                Ok((
-                    *encoding,
-                    Bytes::from(buffer).slice(1..*length as usize + 1),
-                ))
+                let joined = join_shared_time(file, *offset, &data)?;
+                Ok((Encoding::SealedColumns as u8, Bytes::from(joined)))
             }
         }
     }
+}
+
+/// Reads the chunk-file entry at `offset` (entry byte, `length` data
+/// bytes, CRC32C of both) and returns its data, checking the checksum and
+/// that the entry byte is `expected_entry`.
+fn read_checked_entry(
+    file: &File,
+    offset: u64,
+    length: u32,
+    expected_entry: u8,
+) -> Result<Bytes, StorageError> {
+    let mut buffer = vec![0u8; length as usize + 5];
+    file.read_exact_at(&mut buffer, offset)
+        .map_err(|e| StorageError::Io(format!("reading chunk: {e}")))?;
+    let (checked, crc) = buffer.split_at(length as usize + 1);
+    let mut expected = [0u8; 4];
+    expected.copy_from_slice(crc);
+    if crc32c::crc32c(checked) != u32::from_le_bytes(expected) || checked[0] != expected_entry {
+        return Err(StorageError::Corruption(format!(
+            "chunk at offset {offset}: checksum mismatch"
+        )));
+    }
+    Ok(Bytes::from(buffer).slice(1..length as usize + 1))
+}
+
+/// The data of a [`ENCODING_VALUES_SHARED_TIME`] chunk: how far before the
+/// chunk its timestamp column entry starts and how long the column is
+/// (two uvarints), then the value column.
+pub fn encode_shared_time_reference(distance: u64, column_length: u32, values: &[u8]) -> Vec<u8> {
+    let mut data = Vec::with_capacity(values.len() + 8);
+    put_uvarint(&mut data, distance);
+    put_uvarint(&mut data, u64::from(column_length));
+    data.extend_from_slice(values);
+    data
+}
+
+/// Reads the timestamp column a shared-time chunk at `offset` refers to
+/// and joins it with the chunk's value column.
+fn join_shared_time(file: &File, offset: u64, data: &[u8]) -> Result<Vec<u8>, StorageError> {
+    let corrupt =
+        |what: &str| StorageError::Corruption(format!("chunk at offset {offset}: {what}"));
+    let mut position = 0;
+    let distance = get_uvarint(data, &mut position).map_err(|_| corrupt("bad column reference"))?;
+    let column_length = get_uvarint(data, &mut position)
+        .ok()
+        .and_then(|length| u32::try_from(length).ok())
+        .ok_or_else(|| corrupt("bad column reference"))?;
+    let column_offset = offset
+        .checked_sub(distance)
+        .filter(|_| distance > 0)
+        .ok_or_else(|| corrupt("column reference out of range"))?;
+    let file_size = file
+        .metadata()
+        .map_err(|e| StorageError::Io(format!("reading chunk: {e}")))?
+        .len();
+    if column_offset.saturating_add(u64::from(column_length) + 5) > file_size {
+        return Err(corrupt("column reference beyond end of file"));
+    }
+    let column = read_checked_entry(file, column_offset, column_length, ENTRY_TIMESTAMP_COLUMN)?;
+    Ok(chunkenc::join_columns(&column, &data[position..]))
 }
 
 /// Iterates over the samples of a series' chunks, restricted to
@@ -371,5 +432,86 @@ mod tests {
         assert_eq!(seeking.seek(5), Some((10, 10.0)));
         assert_eq!(seeking.seek(21), Some((21, 21.0)));
         assert_eq!(seeking.next(), None);
+    }
+
+    /// Writes a block of two series scraped together and returns its
+    /// directory (inside `parent`) and the chunk file's path.
+    fn two_series_block(parent: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+        use crate::model::Labels;
+        use crate::tsdb::block::BlockWriter;
+        let times: Vec<i64> = (0..300)
+            .map(|i| 1_000_000 + i * 15_000 + (i * 7 % 4))
+            .collect();
+        let mut writer = BlockWriter::new(parent, 0, 100_000_000, 1, Vec::new()).unwrap();
+        for (name, scale) in [("a", 1.0), ("b", 0.01)] {
+            let samples: Vec<(i64, f64)> = times
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| (t, i as f64 * scale))
+                .collect();
+            writer
+                .add_series(Labels::from_pairs(&[("__name__", name)]), &samples)
+                .unwrap();
+        }
+        let meta = writer.finish().unwrap().unwrap();
+        let dir = parent.join(&meta.ulid);
+        let chunk_file = dir.join("chunks").join("000001");
+        (dir, chunk_file)
+    }
+
+    #[test]
+    fn shared_time_chunks_load_joined_and_damage_is_an_error() {
+        use crate::tsdb::block::Block;
+        let scratch = tempfile::tempdir().unwrap();
+        let (dir, chunk_file) = two_series_block(scratch.path());
+        let block = Block::open(&dir).unwrap();
+        let handles: Vec<ChunkHandle> =
+            block.series().iter().map(|s| s.chunks[0].clone()).collect();
+        for handle in &handles {
+            let (encoding, bytes) = handle.load().unwrap();
+            assert_eq!(encoding, Encoding::SealedColumns as u8);
+            assert_eq!(decode_all(encoding, &bytes).unwrap().len(), 300);
+        }
+        // One column entry serves both series: damaging it breaks both.
+        let mut bytes = std::fs::read(&chunk_file).unwrap();
+        let column_offset = super::super::block::CHUNKS_MAGIC.len();
+        assert_eq!(bytes[column_offset], ENTRY_TIMESTAMP_COLUMN);
+        bytes[column_offset + 3] ^= 0x10;
+        std::fs::write(&chunk_file, &bytes).unwrap();
+        let block = Block::open(&dir).unwrap();
+        for series in block.series() {
+            assert!(matches!(
+                series.chunks[0].load(),
+                Err(StorageError::Corruption(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn a_reference_to_something_else_than_a_column_is_an_error() {
+        let scratch = tempfile::tempdir().unwrap();
+        let (_, chunk_file) = two_series_block(scratch.path());
+        // Distances of 0, past the start of the file, or onto a chunk entry.
+        for distance in [0u64, 1, 10_000_000, u64::MAX] {
+            let data = encode_shared_time_reference(distance, 12, &[0, 1, 2]);
+            let mut scratch_file = std::fs::read(&chunk_file).unwrap();
+            let offset = scratch_file.len() as u64;
+            let mut entry = vec![ENCODING_VALUES_SHARED_TIME];
+            entry.extend_from_slice(&data);
+            let crc = crc32c::crc32c(&entry);
+            scratch_file.extend_from_slice(&entry);
+            scratch_file.extend_from_slice(&crc.to_le_bytes());
+            let path = scratch.path().join("scratch");
+            std::fs::write(&path, &scratch_file).unwrap();
+            let handle = ChunkHandle::OnDisk {
+                file: Arc::new(File::open(&path).unwrap()),
+                offset,
+                length: data.len() as u32,
+                encoding: ENCODING_VALUES_SHARED_TIME,
+                min_time: 0,
+                max_time: 1,
+            };
+            assert!(handle.load().is_err(), "distance {distance}");
+        }
     }
 }

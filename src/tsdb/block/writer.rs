@@ -1,5 +1,6 @@
 //! Writes a block from series given in label order.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -10,7 +11,10 @@ use super::meta::{BlockCompaction, BlockMeta, BlockStats, new_ulid, write_synced
 use crate::model::Labels;
 use crate::model::sample::now_millis;
 use crate::tsdb::TsdbError;
-use crate::tsdb::chunks::encode_sealed;
+use crate::tsdb::chunkenc::{encode_timestamp_column, encode_value_column};
+use crate::tsdb::chunks::{
+    ENCODING_VALUES_SHARED_TIME, ENTRY_TIMESTAMP_COLUMN, encode_shared_time_reference,
+};
 use crate::tsdb::wal::sync_dir;
 
 /// Most samples one sealed block chunk holds; longer series get several
@@ -19,6 +23,10 @@ pub const SEALED_CHUNK_MAX_SAMPLES: usize = 2048;
 
 /// Writes one block into `<parent>/<ulid>.tmp`, renamed into place by
 /// [`BlockWriter::finish`].
+///
+/// Each chunk is a value column referring to a timestamp column written
+/// once per distinct timestamp sequence: the series of one target, scraped
+/// together, share one column per chunk span.
 pub struct BlockWriter {
     parent: PathBuf,
     temporary_dir: PathBuf,
@@ -28,6 +36,8 @@ pub struct BlockWriter {
     offset: u64,
     index: Vec<IndexSeries>,
     previous_labels: Option<Labels>,
+    /// Timestamp columns written so far: encoded bytes to (offset, length).
+    timestamp_columns: HashMap<Vec<u8>, (u64, u32)>,
 }
 
 impl BlockWriter {
@@ -70,6 +80,7 @@ impl BlockWriter {
             offset: CHUNKS_MAGIC.len() as u64,
             index: Vec::new(),
             previous_labels: None,
+            timestamp_columns: HashMap::new(),
         })
     }
 
@@ -92,23 +103,23 @@ impl BlockWriter {
         }
         let mut chunks = Vec::new();
         for part in samples.chunks(SEALED_CHUNK_MAX_SAMPLES) {
-            let encoded = encode_sealed(part);
-            let mut checked = Vec::with_capacity(encoded.bytes.len() + 1);
-            checked.push(encoded.encoding);
-            checked.extend_from_slice(&encoded.bytes);
-            let crc = crc32c::crc32c(&checked);
-            self.chunk_writer
-                .write_all(&checked)
-                .and_then(|()| self.chunk_writer.write_all(&crc.to_le_bytes()))
-                .map_err(|e| TsdbError::io(&self.chunk_path, e))?;
+            let times: Vec<i64> = part.iter().map(|s| s.0).collect();
+            let values: Vec<f64> = part.iter().map(|s| s.1).collect();
+            let (column_offset, column_length) =
+                self.timestamp_column(encode_timestamp_column(&times))?;
+            let data = encode_shared_time_reference(
+                self.offset - column_offset,
+                column_length,
+                &encode_value_column(&values),
+            );
+            let offset = self.write_entry(ENCODING_VALUES_SHARED_TIME, &data)?;
             chunks.push(IndexChunk {
-                min_time: encoded.min_time,
-                max_time: encoded.max_time,
-                offset: self.offset,
-                length: encoded.bytes.len() as u32,
-                encoding: encoded.encoding,
+                min_time: times[0],
+                max_time: times[times.len() - 1],
+                offset,
+                length: data.len() as u32,
+                encoding: ENCODING_VALUES_SHARED_TIME,
             });
-            self.offset += checked.len() as u64 + 4;
             self.meta.stats.num_chunks += 1;
         }
         self.meta.stats.num_samples += samples.len() as u64;
@@ -116,6 +127,33 @@ impl BlockWriter {
         self.previous_labels = Some(labels.clone());
         self.index.push(IndexSeries { labels, chunks });
         Ok(())
+    }
+
+    /// The offset and length of a timestamp column, written now unless an
+    /// identical one already was.
+    fn timestamp_column(&mut self, column: Vec<u8>) -> Result<(u64, u32), TsdbError> {
+        if let Some(&written) = self.timestamp_columns.get(&column) {
+            return Ok(written);
+        }
+        let offset = self.write_entry(ENTRY_TIMESTAMP_COLUMN, &column)?;
+        let written = (offset, column.len() as u32);
+        self.timestamp_columns.insert(column, written);
+        Ok(written)
+    }
+
+    /// Appends an entry (entry byte, data, CRC32C of both) to the chunk
+    /// file and returns its offset.
+    fn write_entry(&mut self, entry: u8, data: &[u8]) -> Result<u64, TsdbError> {
+        let mut digest = crc32c::crc32c(&[entry]);
+        digest = crc32c::crc32c_append(digest, data);
+        self.chunk_writer
+            .write_all(&[entry])
+            .and_then(|()| self.chunk_writer.write_all(data))
+            .and_then(|()| self.chunk_writer.write_all(&digest.to_le_bytes()))
+            .map_err(|e| TsdbError::io(&self.chunk_path, e))?;
+        let offset = self.offset;
+        self.offset += data.len() as u64 + 5;
+        Ok(offset)
     }
 
     /// Number of series added so far.

@@ -60,6 +60,10 @@ pub struct GeneratedSeries {
     pub labels: Vec<(String, String)>,
     /// The samples, in timestamp order.
     pub samples: Vec<(i64, f64)>,
+    /// An estimate of the generator's entropy per sample of this series'
+    /// values, in bits, given its timestamps (from the generator's parameters):
+    /// on average no lossless encoding of the values can be smaller.
+    pub value_entropy_bits: f64,
 }
 
 /// A small, fast, seedable generator (SplitMix64).
@@ -673,10 +677,132 @@ pub fn node_exporter_like(config: &DatasetConfig) -> Vec<GeneratedSeries> {
                 name,
                 labels,
                 samples,
+                value_entropy_bits: value_entropy_bits(kind),
             });
         }
     }
     all
+}
+
+/// The entropy of one scrape's jitter in bits (each target's timestamps
+/// carry it once per scrape, whatever its number of series).
+pub fn scrape_jitter_entropy_bits() -> f64 {
+    let mut probabilities = [0.0f64; 60];
+    for (jitter, probability) in probabilities.iter_mut().enumerate() {
+        if jitter < 4 {
+            *probability += 0.85 / 4.0;
+        }
+        if jitter < 9 {
+            *probability += 0.14 / 9.0;
+        }
+        if jitter >= 10 {
+            *probability += 0.01 / 50.0;
+        }
+    }
+    entropy(&probabilities)
+}
+
+/// Shannon entropy in bits of a distribution (zero terms skipped).
+fn entropy(probabilities: &[f64]) -> f64 {
+    probabilities
+        .iter()
+        .filter(|&&p| p > 0.0)
+        .map(|&p| -p * p.log2())
+        .sum()
+}
+
+/// The standard normal distribution function (Abramowitz and Stegun
+/// 7.1.26 for erf; absolute error below 1.5e-7).
+fn normal_cdf(x: f64) -> f64 {
+    let z = x.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * z);
+    let polynomial = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - polynomial * (-z * z).exp();
+    if x >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
+    }
+}
+
+/// Entropy in bits of `K`, where `K = 0` with probability `still`, and
+/// otherwise `K = round(max(0, mean + deviation * Z))` (or without the
+/// clamp when `clamp_at_zero` is false) for a standard normal `Z`. The
+/// generator's `Z` (a scaled sum of four uniforms) has slightly less
+/// entropy than a normal's, so this errs a little high.
+fn rounded_normal_entropy(still: f64, mean: f64, deviation: f64, clamp_at_zero: bool) -> f64 {
+    let moving = 1.0 - still;
+    if deviation <= 0.0 {
+        let constant_step = mean.round();
+        return if constant_step == 0.0 {
+            0.0
+        } else {
+            entropy(&[still, moving])
+        };
+    }
+    // Bins of one integer, or for wide distributions of `width` integers
+    // over which the density is nearly flat (each integer in a bin of
+    // probability p then has p / width).
+    let width = (deviation / 64.0).floor().max(1.0);
+    let low = ((mean - 9.0 * deviation) / width).floor() as i64;
+    let high = ((mean + 9.0 * deviation) / width).ceil() as i64;
+    let mut zero = still;
+    let mut bits = 0.0;
+    for bin in low..=high {
+        let start = bin as f64 * width - 0.5;
+        let upper = normal_cdf((start + width - mean) / deviation);
+        let lower = normal_cdf((start - mean) / deviation);
+        let probability = moving * (upper - lower).max(0.0);
+        let holds_zero = start < 0.0 && start + width > 0.0;
+        if clamp_at_zero && start + width <= 0.0 {
+            zero += probability;
+        } else if probability > 0.0 {
+            // The integer 0 joins the "still" mass; the bin's others stay.
+            let others = if holds_zero {
+                zero += probability / width;
+                probability * (width - 1.0) / width
+            } else {
+                probability
+            };
+            bits -= others * (probability / width).log2();
+        }
+    }
+    bits + entropy(&[zero])
+}
+
+/// An estimate of the entropy per sample of a series' values, in bits,
+/// given its timestamps: what its random draws add each scrape (the
+/// one-off random start is left out).
+fn value_entropy_bits(kind: Kind) -> f64 {
+    match kind {
+        Kind::Constant(_) => 0.0,
+        Kind::Counter {
+            mean, noise, idle, ..
+        } => {
+            if mean < 1.0 {
+                entropy(&[idle, 1.0 - idle])
+            } else {
+                rounded_normal_entropy(idle, mean, mean * noise, true)
+            }
+        }
+        Kind::Gauge {
+            step,
+            granularity,
+            change,
+            ..
+        } => rounded_normal_entropy(1.0 - change, 0.0, step / granularity as f64, false),
+        // nanoseconds = round(mean * (0.5 + 3 U V)): the differential
+        // entropy of 3 U V is log2(3) - (1 - Euler's gamma) / ln 2 bits.
+        Kind::Duration { mean_ns } => {
+            mean_ns.log2() + 3f64.log2() - (1.0 - 0.577_215_664_9) / std::f64::consts::LN_2
+        }
+        // A millisecond of random nanoseconds, as distinct f64 values near
+        // 1.7e9 s (a unit in the last place is 2^-22 s, about 238 ns).
+        Kind::WallClock => (1e6f64 / (2f64.powi(-22) * 1e9)).log2(),
+    }
 }
 
 fn scrape_jitter_ms(random: &mut SplitMix64) -> i64 {
@@ -741,4 +867,46 @@ fn generate_values(random: &mut SplitMix64, kind: Kind, timestamps: &[i64]) -> V
         }
     }
     samples
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entropy_estimates_agree_with_known_distributions() {
+        // A fair coin; normals summed over single integers and over wide
+        // bins (log2(σ) + log2(sqrt(2πe)) bits); half a normal clamped to
+        // zero (about one bit less, plus the zero's share); one of
+        // 4 + 9 + 50 jitter values.
+        assert!((entropy(&[0.5, 0.5]) - 1.0).abs() < 1e-12);
+        for deviation in [30.0, 1e4, 1e9] {
+            let estimated = rounded_normal_entropy(0.0, 0.0, deviation, false);
+            let expected = f64::log2(deviation) + 2.047;
+            assert!(
+                (estimated - expected).abs() < 0.01,
+                "{deviation}: {estimated}"
+            );
+        }
+        let clamped = rounded_normal_entropy(0.0, 0.0, 1e6, true);
+        let expected = (f64::log2(1e6) + 2.047 + 1.0) / 2.0;
+        assert!((clamped - expected).abs() < 0.02, "{clamped} vs {expected}");
+        let jitter = scrape_jitter_entropy_bits();
+        assert!(jitter > 2.0 && jitter < 3.5, "{jitter}");
+        assert_eq!(value_entropy_bits(Kind::Constant(3.0)), 0.0);
+    }
+
+    #[test]
+    fn a_counter_that_never_moves_has_no_entropy_and_idle_adds_some() {
+        let idle = |idle| Kind::Counter {
+            scale: 1.0,
+            mean: 50.0,
+            noise: 0.5,
+            granularity: 1,
+            idle,
+        };
+        assert_eq!(value_entropy_bits(idle(1.0)), 0.0);
+        assert!(value_entropy_bits(idle(0.5)) > value_entropy_bits(idle(0.0)) * 0.5);
+        assert!(value_entropy_bits(idle(0.0)) > value_entropy_bits(idle(0.9)));
+    }
 }

@@ -1,5 +1,6 @@
 //! Iterators over encoded chunks, borrowed and owned.
 
+use super::columns::{decode_sealed_columns, sealed_columns_sample_count};
 use super::sealed::{decode_sealed, sealed_sample_count};
 use super::xor::XorDecoder;
 use super::{ChunkError, Encoding};
@@ -20,6 +21,7 @@ enum Decoder {
     /// A sealed chunk whose header was read; it is decoded on first use.
     SealedPending {
         total: usize,
+        columns: bool,
     },
     /// A decoded sealed chunk and the index of the next sample.
     Sealed {
@@ -33,8 +35,15 @@ impl IteratorCore {
     fn new(encoding: Encoding, bytes: &[u8]) -> Self {
         let decoder = match encoding {
             Encoding::Xor => XorDecoder::new(bytes).map(Decoder::Xor),
-            Encoding::Sealed => {
-                sealed_sample_count(bytes).map(|total| Decoder::SealedPending { total })
+            Encoding::Sealed => sealed_sample_count(bytes).map(|total| Decoder::SealedPending {
+                total,
+                columns: false,
+            }),
+            Encoding::SealedColumns => {
+                sealed_columns_sample_count(bytes).map(|total| Decoder::SealedPending {
+                    total,
+                    columns: true,
+                })
             }
         };
         match decoder {
@@ -53,8 +62,13 @@ impl IteratorCore {
 
     /// Decodes a pending sealed chunk; false (and the error kept) if it fails.
     fn materialise(&mut self, bytes: &[u8]) -> bool {
-        if let Decoder::SealedPending { .. } = self.decoder {
-            match decode_sealed(bytes) {
+        if let Decoder::SealedPending { columns, .. } = self.decoder {
+            let decoded = if columns {
+                decode_sealed_columns(bytes)
+            } else {
+                decode_sealed(bytes)
+            };
+            match decoded {
                 Ok(samples) => {
                     self.decoder = Decoder::Sealed {
                         samples,
@@ -141,7 +155,7 @@ impl IteratorCore {
     fn num_samples(&self) -> Option<usize> {
         match &self.decoder {
             Decoder::Xor(decoder) => Some(decoder.total()),
-            Decoder::SealedPending { total } => Some(*total),
+            Decoder::SealedPending { total, .. } => Some(*total),
             Decoder::Sealed { samples, .. } => Some(samples.len()),
             Decoder::Finished => None,
         }

@@ -7,6 +7,10 @@
 //!   [`encode_sealed`]: grid-residual timestamps, decimal-integer (or XOR)
 //!   values with delta / delta-of-delta prediction, all through an adaptive
 //!   range coder. Several times smaller than XOR on scraped data.
+//! - [`Encoding::SealedColumns`]: sealed version 2, the same ideas split
+//!   into a timestamp column and a value column, so that a block stores
+//!   the timestamps shared by a target's series once (written by
+//!   [`encode_sealed_columns`] or by a block writer from columns).
 //!
 //! Every encoding round-trips every `f64` bit-exactly (NaN payloads, ±Inf,
 //! -0.0, the stale NaN). Decoders meet bytes read from disk: corrupt or
@@ -14,6 +18,7 @@
 //! The formats are written down in `docs/format/chunks.md`.
 
 mod bitstream;
+mod columns;
 pub mod dataset;
 mod decimal;
 mod iterator;
@@ -24,6 +29,10 @@ mod test_support;
 mod varint;
 mod xor;
 
+pub use columns::{
+    SEALED_COLUMNS_VERSION, decode_timestamp_column, decode_value_column, encode_sealed_columns,
+    encode_timestamp_column, encode_value_column, join_columns, timestamp_column_count,
+};
 pub use iterator::{ChunkIterator, OwnedChunkIterator};
 pub use sealed::{SEALED_FORMAT_VERSION, SEALED_MAX_SAMPLES, encode_sealed};
 pub use xor::{XOR_HEADER_BYTES, XOR_MAX_SAMPLES, XorChunk};
@@ -35,8 +44,12 @@ pub use xor::{XOR_HEADER_BYTES, XOR_MAX_SAMPLES, XorChunk};
 pub enum Encoding {
     /// Prometheus's XOR chunk.
     Xor = 1,
-    /// promshard's sealed (immutable, block) encoding.
+    /// promshard's sealed (immutable, block) encoding, version 1.
     Sealed = 16,
+    /// Sealed version 2: a timestamp column and a value column in one
+    /// chunk (a block stores shared timestamp columns apart and joins them
+    /// when a chunk is read).
+    SealedColumns = 17,
 }
 
 impl TryFrom<u8> for Encoding {
@@ -46,6 +59,7 @@ impl TryFrom<u8> for Encoding {
         match byte {
             1 => Ok(Encoding::Xor),
             16 => Ok(Encoding::Sealed),
+            17 => Ok(Encoding::SealedColumns),
             other => Err(ChunkError::UnknownEncoding(other)),
         }
     }

@@ -28,7 +28,7 @@ const FLAG_CONSTANT_RESIDUALS: u8 = 2;
 /// How values are turned into integers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-enum ValueMode {
+pub(super) enum ValueMode {
     /// `m / 10^exponent`, exceptions stored raw.
     Decimal = 0,
     /// The float's raw bits as an integer (wrapping arithmetic).
@@ -39,24 +39,35 @@ enum ValueMode {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-enum Predictor {
+pub(super) enum Predictor {
     Delta = 0,
     DeltaOfDelta = 1,
+    /// Every integer is predicted to be a level stored in the header, the
+    /// chunk's median (noise around a level: durations, offsets). Sealed
+    /// version 2 only.
+    Level = 2,
+    /// The previous integer plus a step stored in the header, the chunk's
+    /// median difference (counters: the residual is the increment's
+    /// deviation, centred on zero). Sealed version 2 only.
+    DeltaStep = 3,
 }
 
 /// How one chunk's values will be written.
-struct ValuePlan {
-    mode: ValueMode,
-    predictor: Predictor,
-    exponent: u8,
-    divisor: u64,
+pub(super) struct ValuePlan {
+    pub(super) mode: ValueMode,
+    pub(super) predictor: Predictor,
+    pub(super) exponent: u8,
+    pub(super) divisor: u64,
     /// The first integer (or the first value's bits in XOR mode).
-    first: u64,
+    pub(super) first: u64,
+    /// The level [`Predictor::Level`] predicts, or the step of
+    /// [`Predictor::DeltaStep`] (0 for other predictors).
+    pub(super) level: i64,
     /// Sample index and raw bits of values the integer path cannot hold.
-    exceptions: Vec<(usize, u64)>,
+    pub(super) exceptions: Vec<(usize, u64)>,
     /// One code per sample after the first: zigzag residuals divided by
     /// `divisor`, or the XOR with the previous value's bits.
-    codes: Vec<u64>,
+    pub(super) codes: Vec<u64>,
     estimated_bits: f64,
 }
 
@@ -79,8 +90,10 @@ pub fn encode_sealed(samples: &[(i64, f64)]) -> (super::Encoding, Vec<u8>) {
     let Some(&(first_time, _)) = samples.first() else {
         return (super::Encoding::Sealed, output);
     };
-    let (interval, time_codes) = plan_timestamps(samples);
-    let values = plan_values(samples);
+    let times: Vec<i64> = samples.iter().map(|s| s.0).collect();
+    let values: Vec<f64> = samples.iter().map(|s| s.1).collect();
+    let (interval, time_codes) = plan_timestamps(&times);
+    let values = plan_values(&values, &[Predictor::Delta, Predictor::DeltaOfDelta]);
     let regular_timestamps = time_codes.iter().all(|&code| code == 0);
     let constant_residuals = values.codes.iter().all(|&code| code == 0);
 
@@ -135,17 +148,17 @@ pub fn encode_sealed(samples: &[(i64, f64)]) -> (super::Encoding, Vec<u8>) {
 /// residual against it. The interval is the candidate near the median delta
 /// (or the mean) whose residuals cost least: an interval off by one
 /// millisecond would make residuals drift by a millisecond per sample.
-fn plan_timestamps(samples: &[(i64, f64)]) -> (u64, Vec<u64>) {
-    let mut deltas: Vec<u64> = samples
+pub(super) fn plan_timestamps(times: &[i64]) -> (u64, Vec<u64>) {
+    let mut deltas: Vec<u64> = times
         .windows(2)
-        .map(|pair| (pair[1].0 as u64).wrapping_sub(pair[0].0 as u64))
+        .map(|pair| (pair[1] as u64).wrapping_sub(pair[0] as u64))
         .collect();
     if deltas.is_empty() {
         return (0, Vec::new());
     }
     let middle = deltas.len() / 2;
     let median = *deltas.select_nth_unstable(middle).1;
-    let span = (samples[samples.len() - 1].0 as u64).wrapping_sub(samples[0].0 as u64);
+    let span = (times[times.len() - 1] as u64).wrapping_sub(times[0] as u64);
     let mean = span / deltas.len() as u64;
     let mut candidates = vec![median, mean];
     for offset in 1..=2 {
@@ -156,7 +169,7 @@ fn plan_timestamps(samples: &[(i64, f64)]) -> (u64, Vec<u64>) {
     candidates.dedup();
     let mut best: Option<(f64, u64, Vec<u64>)> = None;
     for interval in candidates {
-        let codes = timestamp_codes(samples, interval);
+        let codes = timestamp_codes(times, interval);
         let cost: f64 = codes.iter().map(|&code| estimated_code_bits(code)).sum();
         if best
             .as_ref()
@@ -169,24 +182,24 @@ fn plan_timestamps(samples: &[(i64, f64)]) -> (u64, Vec<u64>) {
         .unwrap_or((0, Vec::new()))
 }
 
-fn timestamp_codes(samples: &[(i64, f64)], interval: u64) -> Vec<u64> {
-    let mut grid = TimestampGrid::new(samples[0].0, interval);
-    samples[1..]
+fn timestamp_codes(times: &[i64], interval: u64) -> Vec<u64> {
+    let mut grid = TimestampGrid::new(times[0], interval);
+    times[1..]
         .iter()
-        .map(|&(t, _)| zigzag_encode(grid.advance(t)))
+        .map(|&t| zigzag_encode(grid.advance(t)))
         .collect()
 }
 
 /// The grid timestamps are predicted from: each sample is expected one
 /// interval after the previous grid point; a residual of more than half an
 /// interval (a missed scrape, a restart) moves the grid to the sample.
-struct TimestampGrid {
+pub(super) struct TimestampGrid {
     grid: i64,
     interval: u64,
 }
 
 impl TimestampGrid {
-    fn new(first_time: i64, interval: u64) -> Self {
+    pub(super) fn new(first_time: i64, interval: u64) -> Self {
         TimestampGrid {
             grid: first_time,
             interval,
@@ -206,7 +219,7 @@ impl TimestampGrid {
     }
 
     /// Reconstructs a timestamp from its residual.
-    fn restore(&mut self, residual: i64) -> i64 {
+    pub(super) fn restore(&mut self, residual: i64) -> i64 {
         let expected = self.expected();
         let t = expected.wrapping_add(residual);
         self.settle(t, expected, residual);
@@ -222,39 +235,66 @@ impl TimestampGrid {
     }
 }
 
-fn plan_values(samples: &[(i64, f64)]) -> ValuePlan {
-    let bits: Vec<u64> = samples.iter().map(|s| s.1.to_bits()).collect();
-    let mut best = plan_xor(&bits);
+/// The smallest plan among XOR and the integer paths with each of
+/// `predictors`.
+pub(super) fn plan_values(values: &[f64], predictors: &[Predictor]) -> ValuePlan {
+    let mut candidates = value_plan_candidates(values, predictors);
+    // Stable: among equal estimates the first candidate wins, as before.
+    let best = candidates
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.estimated_bits.total_cmp(&b.1.estimated_bits))
+        .map_or(0, |(index, _)| index);
+    candidates.swap_remove(best)
+}
+
+/// Every plan: XOR, then float bits and (if the values are decimals)
+/// decimal integers with each of `predictors`, in that order.
+pub(super) fn value_plan_candidates(values: &[f64], predictors: &[Predictor]) -> Vec<ValuePlan> {
+    let bits: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
+    let mut candidates = vec![plan_xor(&bits)];
     let raw_integers: Vec<Option<i64>> = bits.iter().map(|&b| Some(b as i64)).collect();
-    for predictor in [Predictor::Delta, Predictor::DeltaOfDelta] {
-        let candidate = plan_integers(ValueMode::FloatBits, 0, &raw_integers, &bits, predictor);
-        if candidate.estimated_bits < best.estimated_bits {
-            best = candidate;
-        }
+    for &predictor in predictors {
+        candidates.push(plan_integers(
+            ValueMode::FloatBits,
+            0,
+            &raw_integers,
+            &bits,
+            predictor,
+        ));
     }
-    if let Some(exponent) = choose_decimal_exponent(samples) {
-        let integers: Vec<Option<i64>> = samples
+    if let Some(exponent) = choose_decimal_exponent(values) {
+        let integers: Vec<Option<i64>> = values
             .iter()
-            .map(|s| float_to_decimal(s.1, exponent))
+            .map(|&v| float_to_decimal(v, exponent))
             .collect();
-        for predictor in [Predictor::Delta, Predictor::DeltaOfDelta] {
-            let candidate =
-                plan_integers(ValueMode::Decimal, exponent, &integers, &bits, predictor);
-            if candidate.estimated_bits < best.estimated_bits {
-                best = candidate;
-            }
+        for &predictor in predictors {
+            candidates.push(plan_integers(
+                ValueMode::Decimal,
+                exponent,
+                &integers,
+                &bits,
+                predictor,
+            ));
         }
     }
-    best
+    candidates
+}
+
+impl ValuePlan {
+    /// The encoder's rough estimate of this plan's size, in bits.
+    pub(super) fn estimated_bits(&self) -> f64 {
+        self.estimated_bits
+    }
 }
 
 /// The smallest exponent that leaves at most 1/64 of the values (at least
 /// one) as exceptions, if any.
-fn choose_decimal_exponent(samples: &[(i64, f64)]) -> Option<u8> {
-    let allowed_exceptions = (samples.len() / 64).max(1);
-    let mut exponents: Vec<u8> = Vec::with_capacity(samples.len());
+fn choose_decimal_exponent(values: &[f64]) -> Option<u8> {
+    let allowed_exceptions = (values.len() / 64).max(1);
+    let mut exponents: Vec<u8> = Vec::with_capacity(values.len());
     let mut not_decimal = 0;
-    for &(_, value) in samples {
+    for &value in values {
         match smallest_decimal_exponent(value) {
             Some(exponent) => exponents.push(exponent),
             None => not_decimal += 1,
@@ -287,11 +327,21 @@ fn plan_integers(
     bits: &[u64],
     predictor: Predictor,
 ) -> ValuePlan {
+    let level = match predictor {
+        Predictor::Level => median(integers.iter().flatten().copied().collect()),
+        Predictor::DeltaStep => median(
+            integers
+                .windows(2)
+                .filter_map(|pair| Some(pair[1]?.wrapping_sub(pair[0]?)))
+                .collect(),
+        ),
+        Predictor::Delta | Predictor::DeltaOfDelta => 0,
+    };
     let mut exceptions = Vec::new();
     let mut filled = Vec::with_capacity(integers.len());
     let mut residuals = Vec::with_capacity(integers.len());
     for (index, integer) in integers.iter().enumerate() {
-        let prediction = predict(&filled, predictor);
+        let prediction = predict(&filled, predictor, level);
         let value = match integer {
             Some(value) => *value,
             None => {
@@ -326,21 +376,33 @@ fn plan_integers(
         exponent,
         divisor,
         first: filled.first().copied().unwrap_or(0) as u64,
+        level,
         exceptions,
         codes,
         estimated_bits,
     }
 }
 
+/// The median of `values` (the upper one of an even count; 0 if empty).
+fn median(mut values: Vec<i64>) -> i64 {
+    let middle = values.len() / 2;
+    if middle < values.len() {
+        values.select_nth_unstable(middle);
+    }
+    values.get(middle).copied().unwrap_or(0)
+}
+
 /// The next integer a predictor expects after `previous`.
 #[inline]
-fn predict(previous: &[i64], predictor: Predictor) -> i64 {
+fn predict(previous: &[i64], predictor: Predictor, level: i64) -> i64 {
     match (predictor, previous) {
         (_, []) => 0,
         (Predictor::Delta, [.., last]) | (Predictor::DeltaOfDelta, [last]) => *last,
         (Predictor::DeltaOfDelta, [.., before, last]) => {
             last.wrapping_add(last.wrapping_sub(*before))
         }
+        (Predictor::Level, _) => level,
+        (Predictor::DeltaStep, [.., last]) => last.wrapping_add(level),
     }
 }
 
@@ -369,6 +431,7 @@ fn plan_xor(bits: &[u64]) -> ValuePlan {
         exponent: 0,
         divisor: 1,
         first: bits.first().copied().unwrap_or(0),
+        level: 0,
         exceptions: Vec::new(),
         codes,
         estimated_bits,
@@ -377,13 +440,13 @@ fn plan_xor(bits: &[u64]) -> ValuePlan {
 
 /// Codes value codes: integers through [`IntegerModel`], XORs through
 /// leading-zero and width trees plus direct bits.
-enum ValueCoder {
+pub(super) enum ValueCoder {
     Integer(Box<IntegerModel>),
     Xor(Box<XorModel>),
 }
 
 #[derive(Default)]
-struct XorModel {
+pub(super) struct XorModel {
     is_same: [Probability; 2],
     previous_was_same: bool,
     leading_zeros: BitTree<64>,
@@ -391,14 +454,14 @@ struct XorModel {
 }
 
 impl ValueCoder {
-    fn new(mode: ValueMode) -> Self {
+    pub(super) fn new(mode: ValueMode) -> Self {
         match mode {
             ValueMode::Xor => ValueCoder::Xor(Box::default()),
             ValueMode::Decimal | ValueMode::FloatBits => ValueCoder::Integer(Box::default()),
         }
     }
 
-    fn encode(&mut self, encoder: &mut RangeEncoder, code: u64) {
+    pub(super) fn encode(&mut self, encoder: &mut RangeEncoder, code: u64) {
         match self {
             ValueCoder::Integer(model) => model.encode(encoder, code),
             ValueCoder::Xor(model) => {
@@ -421,7 +484,7 @@ impl ValueCoder {
         }
     }
 
-    fn decode(&mut self, decoder: &mut RangeDecoder<'_>) -> Result<u64, ChunkError> {
+    pub(super) fn decode(&mut self, decoder: &mut RangeDecoder<'_>) -> Result<u64, ChunkError> {
         match self {
             ValueCoder::Integer(model) => Ok(model.decode(decoder)),
             ValueCoder::Xor(model) => {
@@ -533,7 +596,7 @@ pub(crate) fn decode_sealed(bytes: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError>
     let mut value_coder = ValueCoder::new(mode);
     let mut grid = TimestampGrid::new(first_time, interval);
     let mut samples = Vec::with_capacity(count);
-    let mut integers = IntegerHistory::new(first as i64);
+    let mut integers = IntegerHistory::new(first as i64, 0);
     let mut xor_bits = first;
     let mut next_exception = exceptions.iter().peekable();
     for index in 0..count {
@@ -583,15 +646,17 @@ pub(crate) fn decode_sealed(bytes: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError>
 }
 
 /// The last two integers, for the decoder's predictions.
-struct IntegerHistory {
+pub(super) struct IntegerHistory {
+    level: i64,
     before: i64,
     last: i64,
     length: usize,
 }
 
 impl IntegerHistory {
-    fn new(first: i64) -> Self {
+    pub(super) fn new(first: i64, level: i64) -> Self {
         IntegerHistory {
+            level,
             before: 0,
             last: first,
             length: 1,
@@ -600,11 +665,13 @@ impl IntegerHistory {
 
     /// Adds the integer predicted by `predictor` plus `residual`.
     #[inline]
-    fn push(&mut self, residual: i64, predictor: Predictor) -> i64 {
+    pub(super) fn push(&mut self, residual: i64, predictor: Predictor) -> i64 {
         let prediction = match predictor {
             Predictor::DeltaOfDelta if self.length >= 2 => {
                 self.last.wrapping_add(self.last.wrapping_sub(self.before))
             }
+            Predictor::Level => self.level,
+            Predictor::DeltaStep => self.last.wrapping_add(self.level),
             _ => self.last,
         };
         let integer = prediction.wrapping_add(residual);

@@ -123,42 +123,6 @@ fn truncated_sealed_chunks_report_an_error() {
     }
 }
 
-/// Scrape-like series: jittered timestamps, decimal counters and gauges,
-/// sometimes a special value.
-fn scraped_samples() -> impl Strategy<Value = Vec<(i64, f64)>> {
-    let start = -1_000_000_000_000i64..2_000_000_000_000;
-    let steps = prop::collection::vec(
-        (
-            prop_oneof![8 => 14_995i64..15_006, 1 => 1i64..120_000],
-            prop_oneof![
-                8 => (-50i64..50_000).prop_map(|d| d as f64),
-                1 => prop::sample::select(SPECIAL_VALUES).prop_map(f64::from_bits),
-            ],
-        ),
-        1..600,
-    );
-    (start, 0u32..6, any::<bool>(), steps).prop_map(|(start, decimals, counter, steps)| {
-        let scale = 10f64.powi(decimals as i32);
-        let mut t = start;
-        let mut level = 0f64;
-        steps
-            .into_iter()
-            .map(|(step, change)| {
-                t += step;
-                let value = if !change.is_finite() || change == 0.0 && change.is_sign_negative() {
-                    change
-                } else if counter {
-                    level += change.abs();
-                    level / scale
-                } else {
-                    change / scale
-                };
-                (t, value)
-            })
-            .collect()
-    })
-}
-
 proptest! {
     #[test]
     fn sealed_round_trips_any_samples(samples in increasing_samples(700)) {
