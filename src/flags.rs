@@ -385,6 +385,10 @@ pub enum ClusterCommand {
         /// The configuration file.
         #[arg(long = "config", default_value = "prometheus.yml")]
         config: PathBuf,
+        /// The same `--cluster.*` flags as the server; in etcd mode the
+        /// members are read live from etcd.
+        #[command(flatten)]
+        cluster: ClusterFlags,
     },
 }
 

@@ -55,8 +55,8 @@ fn run_command(command: Command) -> u8 {
         Command::Test(flags::TestCommand::Rules { files }) => clamp_exit(
             promshard::rules::unittest::run_test_files(&files, &mut stdout, &mut stderr),
         ),
-        Command::Cluster(flags::ClusterCommand::Ring { config }) => {
-            node::print_cluster_ring(&config)
+        Command::Cluster(flags::ClusterCommand::Ring { config, cluster }) => {
+            node::print_cluster_ring(&config, &cluster)
         }
     }
 }

@@ -709,7 +709,9 @@ fn cluster_settings_with_flags(
 
 /// `promshard cluster ring --config F`: who owns which target, for the
 /// targets of `static_configs` and `file_sd_configs` (HTTP SD is not asked).
-pub fn print_cluster_ring(path: &Path) -> u8 {
+/// In etcd mode the members are the ones registered in etcd now; otherwise
+/// the configured ones.
+pub fn print_cluster_ring(path: &Path, flags: &ClusterFlags) -> u8 {
     let config = match config::load_file(path) {
         Ok(config) => config,
         Err(error) => {
@@ -756,15 +758,55 @@ pub fn print_cluster_ring(path: &Path) -> u8 {
             }
         }
     }
-    let settings = cluster_settings(&config, "0.0.0.0:9090");
-    match promshard::cluster::status::print_ring(&settings, &targets_by_job, &mut std::io::stdout())
-    {
+    let settings = match cluster_settings_with_flags(&config, "0.0.0.0:9090", flags) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("promshard cluster ring: {error:#}");
+            return 1;
+        }
+    };
+    let members = match settings.mode {
+        ClusterMode::Etcd => match live_etcd_members(&settings) {
+            Ok(members) => members,
+            Err(error) => {
+                eprintln!("promshard cluster ring: reading the members from etcd: {error}");
+                return 1;
+            }
+        },
+        ClusterMode::None | ClusterMode::Static => settings.configured_members(),
+    };
+    match promshard::cluster::status::print_ring_for_members(
+        &members,
+        &settings,
+        &targets_by_job,
+        &mut std::io::stdout(),
+    ) {
         Ok(()) => 0,
         Err(error) => {
             eprintln!("promshard cluster ring: {error}");
             1
         }
     }
+}
+
+/// The members registered in etcd now.
+fn live_etcd_members(settings: &ClusterSettings) -> Result<Vec<Member>, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let kv = promshard::cluster::kv_etcd::EtcdKv::connect(
+            &settings.etcd.endpoints,
+            settings.etcd.dial_timeout,
+            settings.etcd.dial_timeout.max(Duration::from_secs(1)),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        promshard::cluster::membership::live_members(&kv, &settings.etcd.prefix)
+            .await
+            .map_err(|e| e.to_string())
+    })
 }
 
 /// The `remote_read` endpoints as secondary sources of the query view.

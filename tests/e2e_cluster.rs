@@ -280,6 +280,36 @@ fn query_latency(node: &Node, expr: &str) -> (f64, f64) {
     (median("&local=true"), median(""))
 }
 
+/// Target → owner as `promshard cluster ring` prints it for `node`'s config
+/// and the members registered in `etcd`.
+fn ring_command_owners(etcd: &Etcd, node: &Node) -> BTreeMap<String, String> {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_promshard"))
+        .args(["cluster", "ring"])
+        .arg(format!("--config={}", node.config_path.display()))
+        .arg(format!("--cluster.etcd.endpoints={}", etcd.endpoint))
+        .output()
+        .expect("run promshard cluster ring");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "cluster ring: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.starts_with("# 3 members"),
+        "the live members: {stdout}"
+    );
+    stdout
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.starts_with("JOB\t"))
+        .filter_map(|line| {
+            let mut fields = line.split('\t');
+            let (_job, target, owner) = (fields.next()?, fields.next()?, fields.next()?);
+            Some((target.to_string(), owner.to_string()))
+        })
+        .collect()
+}
+
 fn owned_by<'a>(owners: &'a BTreeMap<String, String>, id: &str) -> Vec<&'a String> {
     owners
         .iter()
@@ -323,6 +353,11 @@ fn three_nodes_then_join_crash_and_an_etcd_outage() {
         );
     }
     assert_global_is_union_of_local(&three, TARGETS);
+    assert_eq!(
+        ring_command_owners(&etcd, &n1),
+        owners,
+        "`promshard cluster ring` over etcd's live members names who scrapes each target"
+    );
     let (local_ms, global_ms) = query_latency(&n1, "count_over_time(up{job=\"many\"}[30s])");
     eprintln!(
         "median query latency over 300 series: local {local_ms:.1} ms, global (2 peers) {global_ms:.1} ms"

@@ -71,6 +71,36 @@ struct MemberRecord {
     started: String,
 }
 
+/// A member record under `members_prefix`, or `None` (logged) when the key
+/// or the JSON is not one.
+fn parse_member_entry(members_prefix: &str, key: &str, value: &[u8]) -> Option<Member> {
+    let node_id = key.strip_prefix(members_prefix)?;
+    if node_id.is_empty() || node_id.contains('/') {
+        return None;
+    }
+    match serde_json::from_slice::<MemberRecord>(value) {
+        Ok(record) => Some(Member::new(node_id, record.addr)),
+        Err(error) => {
+            tracing::warn!(key, %error, "ignoring a member record that is not valid JSON");
+            None
+        }
+    }
+}
+
+/// The members registered now under `prefix` (what `promshard cluster ring`
+/// shows for an etcd cluster), sorted by node id.
+pub async fn live_members<K: KvStore>(kv: &K, prefix: &str) -> Result<Vec<Member>, KvError> {
+    let members_prefix = format!("{}/members/", prefix.trim_end_matches('/'));
+    let snapshot = kv.get_prefix(&members_prefix).await?;
+    let mut members: Vec<Member> = snapshot
+        .entries
+        .iter()
+        .filter_map(|entry| parse_member_entry(&members_prefix, &entry.key, &entry.value))
+        .collect();
+    members.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+    Ok(members)
+}
+
 /// The running membership of this node.
 pub struct Membership {
     view: watch::Receiver<Arc<ClusterView>>,
@@ -228,17 +258,7 @@ impl<K: KvStore> EtcdMembershipTask<K> {
     }
 
     fn parse_member(&self, key: &str, value: &[u8]) -> Option<Member> {
-        let node_id = key.strip_prefix(&self.members_prefix)?;
-        if node_id.is_empty() || node_id.contains('/') {
-            return None;
-        }
-        match serde_json::from_slice::<MemberRecord>(value) {
-            Ok(record) => Some(Member::new(node_id, record.addr)),
-            Err(error) => {
-                tracing::warn!(key, %error, "ignoring a member record that is not valid JSON");
-                None
-            }
-        }
+        parse_member_entry(&self.members_prefix, key, value)
     }
 
     fn publish(&self) {
