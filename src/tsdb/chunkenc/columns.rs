@@ -12,11 +12,11 @@
 //!   ([`super::Encoding::SealedColumns`]).
 
 use super::ChunkError;
-use super::decimal::{MAX_DECIMAL_EXPONENT, POWERS_OF_TEN, decimal_to_float};
+use super::decimal::{MAX_DECIMAL_EXPONENT, POWERS_OF_TEN};
 use super::rangecoder::{IntegerModel, Probability, RangeDecoder, RangeEncoder};
 use super::sealed::{
-    IntegerHistory, Predictor, SEALED_MAX_SAMPLES, TimestampGrid, ValueCoder, ValueMode, ValuePlan,
-    plan_timestamps, value_plan_candidates,
+    Predictor, SEALED_MAX_SAMPLES, TimestampGrid, ValueCoder, ValueMode, ValuePlan, ValueRebuilder,
+    ValueScale, plan_timestamps, read_exceptions, value_plan_candidates,
 };
 use super::varint::{ByteCursor, put_uvarint, put_varint, zigzag_decode};
 
@@ -240,23 +240,7 @@ pub fn decode_value_column(bytes: &[u8], count: usize) -> Result<Vec<f64>, Chunk
         }
         ValueMode::Xor => (0, 1, cursor.u64_le()?, 0),
     };
-    let exception_count = cursor.uvarint()?;
-    if exception_count > count as u64 {
-        return Err(ChunkError::Corrupt("more sealed exceptions than samples"));
-    }
-    let mut exceptions = Vec::with_capacity(exception_count as usize);
-    let mut index = 0u64;
-    for position in 0..exception_count {
-        let gap = cursor.uvarint()?;
-        if position > 0 && gap == 0 {
-            return Err(ChunkError::Corrupt("sealed exceptions out of order"));
-        }
-        index = index.saturating_add(gap);
-        if index >= count as u64 {
-            return Err(ChunkError::Corrupt("sealed exception index out of range"));
-        }
-        exceptions.push((index as usize, cursor.u64_le()?));
-    }
+    let exceptions = read_exceptions(&mut cursor, count)?;
     let payload = cursor.rest();
     if !constant {
         check_payload(count, payload)?;
@@ -264,40 +248,21 @@ pub fn decode_value_column(bytes: &[u8], count: usize) -> Result<Vec<f64>, Chunk
     let mut decoder = RangeDecoder::precise(payload, shift);
     let mut coder = ColumnValueCoder::new(mode);
     let mut values = Vec::with_capacity(count);
-    let mut integers = IntegerHistory::new(first as i64, level);
-    let mut xor_bits = first;
-    let mut next_exception = exceptions.iter().peekable();
+    let mut rebuilder = ValueRebuilder::new(
+        mode,
+        predictor,
+        first,
+        level,
+        ValueScale { exponent, divisor },
+        exceptions,
+    );
     for index in 0..count {
         let code = if index == 0 || constant {
             0
         } else {
             coder.decode(&mut decoder)?
         };
-        let mut value_bits = match mode {
-            ValueMode::Xor => {
-                xor_bits ^= code;
-                xor_bits
-            }
-            ValueMode::Decimal | ValueMode::FloatBits => {
-                let integer = if index == 0 {
-                    first as i64
-                } else {
-                    let residual = zigzag_decode(code).wrapping_mul(divisor as i64);
-                    integers.push(residual, predictor)
-                };
-                if mode == ValueMode::Decimal {
-                    decimal_to_float(integer, exponent).to_bits()
-                } else {
-                    integer as u64
-                }
-            }
-        };
-        if let Some(&&(exception_index, bits)) = next_exception.peek()
-            && exception_index == index
-        {
-            value_bits = bits;
-            next_exception.next();
-        }
+        let value_bits = rebuilder.value_bits(index, code);
         values.push(f64::from_bits(value_bits));
     }
     if !constant && decoder.overran() {

@@ -566,6 +566,56 @@ pub(crate) fn decode_sealed(bytes: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError>
         }
         ValueMode::Xor => (Predictor::Delta, 0, 1, cursor.u64_le()?),
     };
+    let exceptions = read_exceptions(&mut cursor, count)?;
+    let payload = cursor.rest();
+    let coded_streams = usize::from(!regular_timestamps) + usize::from(!constant_residuals);
+    // Every coded decision costs at least 0.011 bits: a count far beyond
+    // what the payload can hold is corruption, not a reason to allocate.
+    if coded_streams > 0 && count > payload.len().saturating_mul(720).saturating_add(6000) {
+        return Err(ChunkError::Corrupt("sealed sample count exceeds payload"));
+    }
+
+    let mut decoder = RangeDecoder::new(payload);
+    let mut time_model = IntegerModel::default();
+    let mut value_coder = ValueCoder::new(mode);
+    let mut grid = TimestampGrid::new(first_time, interval);
+    let mut samples = Vec::with_capacity(count);
+    let mut values = ValueRebuilder::new(
+        mode,
+        predictor,
+        first,
+        0,
+        ValueScale { exponent, divisor },
+        exceptions,
+    );
+    for index in 0..count {
+        let t = if index == 0 {
+            first_time
+        } else if regular_timestamps {
+            grid.restore(0)
+        } else {
+            grid.restore(zigzag_decode(time_model.decode(&mut decoder)))
+        };
+        let code = if index == 0 || constant_residuals {
+            0
+        } else {
+            value_coder.decode(&mut decoder)?
+        };
+        let value_bits = values.value_bits(index, code);
+        samples.push((t, f64::from_bits(value_bits)));
+    }
+    if coded_streams > 0 && decoder.overran() {
+        return Err(ChunkError::Truncated);
+    }
+    Ok(samples)
+}
+
+/// Reads a chunk's exception list: ascending sample indexes below `count`,
+/// each with the value's raw bits.
+pub(super) fn read_exceptions(
+    cursor: &mut ByteCursor<'_>,
+    count: usize,
+) -> Result<Vec<(usize, u64)>, ChunkError> {
     let exception_count = cursor.uvarint()?;
     if exception_count > count as u64 {
         return Err(ChunkError::Corrupt("more sealed exceptions than samples"));
@@ -583,66 +633,81 @@ pub(crate) fn decode_sealed(bytes: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError>
         }
         exceptions.push((index as usize, cursor.u64_le()?));
     }
-    let payload = cursor.rest();
-    let coded_streams = usize::from(!regular_timestamps) + usize::from(!constant_residuals);
-    // Every coded decision costs at least 0.011 bits: a count far beyond
-    // what the payload can hold is corruption, not a reason to allocate.
-    if coded_streams > 0 && count > payload.len().saturating_mul(720).saturating_add(6000) {
-        return Err(ChunkError::Corrupt("sealed sample count exceeds payload"));
+    Ok(exceptions)
+}
+
+/// How decimal integers scale: `value = integer / 10^exponent`, residuals
+/// stored divided by `divisor`.
+pub(super) struct ValueScale {
+    pub(super) exponent: u8,
+    pub(super) divisor: u64,
+}
+
+/// Turns decoded value codes back into float bits, in sample order: the
+/// part of decoding that versions 1 and 2 share.
+pub(super) struct ValueRebuilder {
+    mode: ValueMode,
+    predictor: Predictor,
+    first: u64,
+    scale: ValueScale,
+    integers: IntegerHistory,
+    xor_bits: u64,
+    exceptions: Vec<(usize, u64)>,
+    next_exception: usize,
+}
+
+impl ValueRebuilder {
+    pub(super) fn new(
+        mode: ValueMode,
+        predictor: Predictor,
+        first: u64,
+        level: i64,
+        scale: ValueScale,
+        exceptions: Vec<(usize, u64)>,
+    ) -> Self {
+        ValueRebuilder {
+            mode,
+            predictor,
+            first,
+            scale,
+            integers: IntegerHistory::new(first as i64, level),
+            xor_bits: first,
+            exceptions,
+            next_exception: 0,
+        }
     }
 
-    let mut decoder = RangeDecoder::new(payload);
-    let mut time_model = IntegerModel::default();
-    let mut value_coder = ValueCoder::new(mode);
-    let mut grid = TimestampGrid::new(first_time, interval);
-    let mut samples = Vec::with_capacity(count);
-    let mut integers = IntegerHistory::new(first as i64, 0);
-    let mut xor_bits = first;
-    let mut next_exception = exceptions.iter().peekable();
-    for index in 0..count {
-        let t = if index == 0 {
-            first_time
-        } else if regular_timestamps {
-            grid.restore(0)
-        } else {
-            grid.restore(zigzag_decode(time_model.decode(&mut decoder)))
-        };
-        let code = if index == 0 || constant_residuals {
-            0
-        } else {
-            value_coder.decode(&mut decoder)?
-        };
-        let mut value_bits = match mode {
+    /// The bits of sample `index` (called for 0, 1, 2, … in turn), whose
+    /// value code is `code` (ignored for the first sample).
+    #[inline]
+    pub(super) fn value_bits(&mut self, index: usize, code: u64) -> u64 {
+        let value_bits = match self.mode {
             ValueMode::Xor => {
-                xor_bits ^= code;
-                xor_bits
+                self.xor_bits ^= code;
+                self.xor_bits
             }
             ValueMode::Decimal | ValueMode::FloatBits => {
                 let integer = if index == 0 {
-                    first as i64
+                    self.first as i64
                 } else {
-                    let residual = zigzag_decode(code).wrapping_mul(divisor as i64);
-                    integers.push(residual, predictor)
+                    let residual = zigzag_decode(code).wrapping_mul(self.scale.divisor as i64);
+                    self.integers.push(residual, self.predictor)
                 };
-                if mode == ValueMode::Decimal {
-                    decimal_to_float(integer, exponent).to_bits()
+                if self.mode == ValueMode::Decimal {
+                    decimal_to_float(integer, self.scale.exponent).to_bits()
                 } else {
                     integer as u64
                 }
             }
         };
-        if let Some(&&(exception_index, bits)) = next_exception.peek()
-            && exception_index == index
-        {
-            value_bits = bits;
-            next_exception.next();
+        match self.exceptions.get(self.next_exception) {
+            Some(&(exception_index, bits)) if exception_index == index => {
+                self.next_exception += 1;
+                bits
+            }
+            _ => value_bits,
         }
-        samples.push((t, f64::from_bits(value_bits)));
     }
-    if coded_streams > 0 && decoder.overran() {
-        return Err(ChunkError::Truncated);
-    }
-    Ok(samples)
 }
 
 /// The last two integers, for the decoder's predictions.
