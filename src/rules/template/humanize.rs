@@ -8,22 +8,23 @@ pub fn four_digits(value: f64) -> String {
     go_format_float(value, 'g', Some(4))
 }
 
-pub fn humanize(value: f64) -> String {
-    if value == 0.0 || value.is_nan() || value.is_infinite() {
-        return four_digits(value);
-    }
-    if value.abs() >= 1.0 {
-        let mut scaled = value;
-        let mut prefix = "";
-        for next in ["k", "M", "G", "T", "P", "E", "Z", "Y"] {
-            if scaled.abs() < 1000.0 {
-                break;
-            }
-            prefix = next;
-            scaled /= 1000.0;
+/// `value` divided by `base` until below it, with the prefix of the last
+/// division (none if `value` is already below `base`).
+fn scale_down(value: f64, base: f64, prefixes: [&'static str; 8]) -> (f64, &'static str) {
+    let mut scaled = value;
+    let mut prefix = "";
+    for next in prefixes {
+        if scaled.abs() < base {
+            break;
         }
-        return format!("{}{prefix}", four_digits(scaled));
+        prefix = next;
+        scaled /= base;
     }
+    (scaled, prefix)
+}
+
+/// `value` multiplied by 1000 until at least one, with its SI prefix.
+fn scale_below_one(value: f64) -> (f64, &'static str) {
     let mut scaled = value;
     let mut prefix = "";
     for next in ["m", "u", "n", "p", "f", "a", "z", "y"] {
@@ -33,6 +34,18 @@ pub fn humanize(value: f64) -> String {
         prefix = next;
         scaled *= 1000.0;
     }
+    (scaled, prefix)
+}
+
+pub fn humanize(value: f64) -> String {
+    if value == 0.0 || value.is_nan() || value.is_infinite() {
+        return four_digits(value);
+    }
+    let (scaled, prefix) = if value.abs() >= 1.0 {
+        scale_down(value, 1000.0, ["k", "M", "G", "T", "P", "E", "Z", "Y"])
+    } else {
+        scale_below_one(value)
+    };
     format!("{}{prefix}", four_digits(scaled))
 }
 
@@ -40,15 +53,11 @@ pub fn humanize_1024(value: f64) -> String {
     if value.abs() <= 1.0 || value.is_nan() || value.is_infinite() {
         return four_digits(value);
     }
-    let mut scaled = value;
-    let mut prefix = "";
-    for next in ["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"] {
-        if scaled.abs() < 1024.0 {
-            break;
-        }
-        prefix = next;
-        scaled /= 1024.0;
-    }
+    let (scaled, prefix) = scale_down(
+        value,
+        1024.0,
+        ["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"],
+    );
     format!("{}{prefix}", four_digits(scaled))
 }
 
@@ -78,15 +87,7 @@ pub fn humanize_duration(value: f64) -> String {
         }
         return format!("{sign}{}s", four_digits(magnitude));
     }
-    let mut scaled = value;
-    let mut prefix = "";
-    for next in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-        if scaled.abs() >= 1.0 {
-            break;
-        }
-        prefix = next;
-        scaled *= 1000.0;
-    }
+    let (scaled, prefix) = scale_below_one(value);
     format!("{}{prefix}s", four_digits(scaled))
 }
 
