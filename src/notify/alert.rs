@@ -12,6 +12,15 @@ use super::PostableAlert;
 /// A label set as alerts carry it.
 pub type LabelSet = BTreeMap<String, String>;
 
+/// A label set from pairs, for tests.
+#[cfg(test)]
+pub(crate) fn label_set(pairs: &[(&str, &str)]) -> LabelSet {
+    pairs
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
+
 /// An alert held by the built-in Alertmanager.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -84,6 +84,7 @@ pub fn inhibited_by<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notify::alert::label_set as labels;
 
     fn at(seconds: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_700_000_000 + seconds, 0).unwrap_or_default()
@@ -99,13 +100,6 @@ mod tests {
             generator_url: String::new(),
             timeout: false,
         }
-    }
-
-    fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     #[test]

@@ -167,6 +167,7 @@ impl Route {
 #[allow(clippy::type_complexity)] // table-driven cases
 mod tests {
     use super::*;
+    use crate::notify::alert::label_set as labels;
 
     fn tree() -> Route {
         let yaml = r#"
@@ -191,13 +192,6 @@ routes:
 "#;
         let config: RouteConfig = serde_saphyr::from_str(yaml).unwrap();
         Route::from_config(&config).unwrap()
-    }
-
-    fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     #[test]

@@ -294,6 +294,7 @@ pub fn new_silence_id() -> String {
 #[allow(clippy::type_complexity)] // table-driven cases
 mod tests {
     use super::*;
+    use crate::notify::alert::label_set as labels;
 
     fn at(seconds: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_700_000_000 + seconds, 0).unwrap_or_default()
@@ -318,13 +319,6 @@ mod tests {
             created_by: "test".into(),
             comment: "c".into(),
         }
-    }
-
-    fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     #[test]
