@@ -124,6 +124,16 @@ fn own_fixtures() -> Vec<Fixture> {
             )
         })
         .collect();
+    // A histogram's `_sum` of float durations: not decimals, so the
+    // decimal-steps value mode; a stale marker in the middle.
+    let mut duration_sum = 0.0f64;
+    let mut float_steps: Vec<(i64, f64)> = (0..240)
+        .map(|i| {
+            duration_sum += ((i * 7_919) % 3_000_000 + 150_000) as f64 / 1e9;
+            (scrape_time(i), duration_sum)
+        })
+        .collect();
+    float_steps[100].1 = f64::from_bits(STALE_NAN_BITS);
     let constant: Vec<(i64, f64)> = (0..480).map(|i| (i * 15_000, 1.0)).collect();
     special.reverse();
     let specials: Vec<(i64, f64)> = special
@@ -150,6 +160,7 @@ fn own_fixtures() -> Vec<Fixture> {
         ),
         ("columns_wall_clock", Encoding::SealedColumns, wall_clock),
         ("columns_constant", Encoding::SealedColumns, constant),
+        ("columns_float_steps", Encoding::SealedColumns, float_steps),
         ("columns_specials", Encoding::SealedColumns, specials),
     ]
 }

@@ -18,6 +18,7 @@ use super::sealed::{
     Predictor, SEALED_MAX_SAMPLES, TimestampGrid, ValueCoder, ValueMode, ValuePlan, ValueRebuilder,
     ValueScale, plan_timestamps, read_exceptions, value_plan_candidates,
 };
+use super::steps::{StepsRebuilder, decimal_steps_candidates};
 use super::varint::{ByteCursor, put_uvarint, put_varint, zigzag_decode};
 
 /// The first byte of a [`super::Encoding::SealedColumns`] chunk.
@@ -34,6 +35,9 @@ const MIN_SHIFT: u32 = 3;
 const TIME_SHIFT: u32 = 6;
 /// The value encoder tries these and keeps the smallest.
 const VALUE_SHIFTS: [u32; 3] = [5, 6, 7];
+/// Decimal steps are tried when the best other plan is estimated at more
+/// bits a value than this.
+const STEPS_WORTH_TRYING_BITS: f64 = 12.0;
 /// How many of the best-estimated value plans are encoded to compare.
 const EXACTLY_TRIED_PLANS: usize = 3;
 
@@ -122,18 +126,26 @@ pub fn encode_value_column(values: &[f64]) -> Vec<u8> {
     if values.is_empty() {
         return Vec::new();
     }
-    let mut candidates = value_plan_candidates(
-        values,
-        &[
-            Predictor::Delta,
-            Predictor::DeltaOfDelta,
-            Predictor::Level,
-            Predictor::DeltaStep,
-        ],
-    );
+    let predictors = [
+        Predictor::Delta,
+        Predictor::DeltaOfDelta,
+        Predictor::Level,
+        Predictor::DeltaStep,
+    ];
+    let mut candidates = value_plan_candidates(values, &predictors);
     candidates.sort_by(|a, b| a.estimated_bits().total_cmp(&b.estimated_bits()));
+    // Decimal steps only pay where the other plans are expensive (floats
+    // with 16 or 17 digits), so they are tried only there.
+    if candidates
+        .first()
+        .is_some_and(|plan| plan.estimated_bits() > STEPS_WORTH_TRYING_BITS * values.len() as f64)
+    {
+        candidates.extend(decimal_steps_candidates(values, &predictors));
+        candidates.sort_by(|a, b| a.estimated_bits().total_cmp(&b.estimated_bits()));
+    }
     if let Some(plan) = candidates.first()
         && plan.codes.iter().all(|&code| code == 0)
+        && plan.corrections.iter().all(|&code| code == 0)
     {
         return value_column_with_shift(plan, true, MIN_SHIFT);
     }
@@ -178,6 +190,14 @@ fn value_column_with_shift(plan: &ValuePlan, constant: bool, shift: u32) -> Vec<
                 put_varint(&mut output, plan.level);
             }
         }
+        ValueMode::DecimalSteps => {
+            output.push(plan.exponent);
+            put_uvarint(&mut output, plan.divisor);
+            output.extend_from_slice(&plan.first.to_le_bytes());
+            if matches!(plan.predictor, Predictor::Level | Predictor::DeltaStep) {
+                put_varint(&mut output, plan.level);
+            }
+        }
         ValueMode::Xor => output.extend_from_slice(&plan.first.to_le_bytes()),
     }
     put_uvarint(&mut output, plan.exceptions.len() as u64);
@@ -192,8 +212,22 @@ fn value_column_with_shift(plan: &ValuePlan, constant: bool, shift: u32) -> Vec<
     }
     let mut encoder = RangeEncoder::precise(output, shift);
     let mut coder = ColumnValueCoder::new(plan.mode);
-    for &code in &plan.codes {
+    // Decimal steps: each sample's step code is followed by its correction
+    // code unless the sample is an exception.
+    let mut correction_coder = ColumnValueCoder::new(plan.mode);
+    let mut corrections = plan.corrections.iter();
+    let mut exceptions = plan.exceptions.iter().map(|&(index, _)| index).peekable();
+    for (offset, &code) in plan.codes.iter().enumerate() {
         coder.encode(&mut encoder, code);
+        if plan.mode != ValueMode::DecimalSteps {
+            continue;
+        }
+        if exceptions.next_if_eq(&(offset + 1)).is_some() {
+            continue;
+        }
+        if let Some(&correction) = corrections.next() {
+            correction_coder.encode(&mut encoder, correction);
+        }
     }
     encoder.finish()
 }
@@ -209,7 +243,7 @@ pub fn decode_value_column(bytes: &[u8], count: usize) -> Result<Vec<f64>, Chunk
         0 => ValueMode::Decimal,
         1 => ValueMode::FloatBits,
         2 => ValueMode::Xor,
-        _ => return Err(ChunkError::Corrupt("unknown sealed value mode")),
+        _ => ValueMode::DecimalSteps,
     };
     let predictor = match (header >> 2) & 0b11 {
         0 => Predictor::Delta,
@@ -219,6 +253,9 @@ pub fn decode_value_column(bytes: &[u8], count: usize) -> Result<Vec<f64>, Chunk
     };
     let constant = header & VALUE_FLAG_CONSTANT != 0;
     let shift = u32::from(header >> 5) + MIN_SHIFT;
+    if mode == ValueMode::DecimalSteps {
+        return decode_decimal_steps(cursor, predictor, constant, shift, count);
+    }
     let (exponent, divisor, first, level) = match mode {
         ValueMode::Decimal | ValueMode::FloatBits => {
             let exponent = if mode == ValueMode::Decimal {
@@ -238,7 +275,7 @@ pub fn decode_value_column(bytes: &[u8], count: usize) -> Result<Vec<f64>, Chunk
             };
             (exponent, divisor, first, level)
         }
-        ValueMode::Xor => (0, 1, cursor.u64_le()?, 0),
+        ValueMode::Xor | ValueMode::DecimalSteps => (0, 1, cursor.u64_le()?, 0),
     };
     let exceptions = read_exceptions(&mut cursor, count)?;
     let payload = cursor.rest();
@@ -271,6 +308,58 @@ pub fn decode_value_column(bytes: &[u8], count: usize) -> Result<Vec<f64>, Chunk
     Ok(values)
 }
 
+/// Decodes the rest of a decimal-steps value column (after its header
+/// byte): exponent, divisor, first value, level, exceptions, then per
+/// sample a step code and, unless an exception, a correction code.
+fn decode_decimal_steps(
+    mut cursor: ByteCursor<'_>,
+    predictor: Predictor,
+    constant: bool,
+    shift: u32,
+    count: usize,
+) -> Result<Vec<f64>, ChunkError> {
+    let exponent = cursor.byte()?;
+    let divisor = cursor.uvarint()?;
+    let first = cursor.u64_le()?;
+    let level = if matches!(predictor, Predictor::Level | Predictor::DeltaStep) {
+        cursor.varint()?
+    } else {
+        0
+    };
+    let exceptions = read_exceptions(&mut cursor, count)?;
+    let payload = cursor.rest();
+    if !constant {
+        check_payload(count, payload)?;
+    }
+    let mut rebuilder =
+        StepsRebuilder::new(predictor, exponent, divisor, level, first, exceptions)?;
+    let mut decoder = RangeDecoder::precise(payload, shift);
+    let mut coder = ColumnValueCoder::new(ValueMode::DecimalSteps);
+    let mut correction_coder = ColumnValueCoder::new(ValueMode::DecimalSteps);
+    let mut values = Vec::with_capacity(count);
+    values.push(f64::from_bits(rebuilder.first_bits()));
+    for index in 1..count {
+        let (code, correction) = if constant {
+            (0, 0)
+        } else {
+            let code = coder.decode(&mut decoder)?;
+            let correction = if rebuilder.is_exception(index) {
+                0
+            } else {
+                correction_coder.decode(&mut decoder)?
+            };
+            (code, correction)
+        };
+        values.push(f64::from_bits(
+            rebuilder.value_bits(index, code, correction),
+        ));
+    }
+    if !constant && decoder.overran() {
+        return Err(ChunkError::Truncated);
+    }
+    Ok(values)
+}
+
 /// Codes version 2 value codes: integer residuals (zigzag codes) as a zero
 /// flag, a sign and a magnitude, each under the context of the previous
 /// residual's class; XORs as in version 1.
@@ -292,7 +381,9 @@ impl ColumnValueCoder {
     fn new(mode: ValueMode) -> Self {
         match mode {
             ValueMode::Xor => ColumnValueCoder::Xor(ValueCoder::new(ValueMode::Xor)),
-            ValueMode::Decimal | ValueMode::FloatBits => ColumnValueCoder::Signed(Box::default()),
+            ValueMode::Decimal | ValueMode::FloatBits | ValueMode::DecimalSteps => {
+                ColumnValueCoder::Signed(Box::default())
+            }
         }
     }
 

@@ -24,6 +24,7 @@ mod decimal;
 mod iterator;
 mod rangecoder;
 mod sealed;
+mod steps;
 #[cfg(test)]
 mod test_support;
 mod varint;

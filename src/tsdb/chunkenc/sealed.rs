@@ -35,6 +35,9 @@ pub(super) enum ValueMode {
     FloatBits = 1,
     /// Gorilla-style XOR of consecutive values' bits.
     Xor = 2,
+    /// Decimal steps between floats plus a correction in units in the
+    /// last place (`super::steps`). Sealed version 2 only.
+    DecimalSteps = 3,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +71,9 @@ pub(super) struct ValuePlan {
     /// One code per sample after the first: zigzag residuals divided by
     /// `divisor`, or the XOR with the previous value's bits.
     pub(super) codes: Vec<u64>,
+    /// [`ValueMode::DecimalSteps`] only: one zigzag correction per sample
+    /// after the first that is not an exception.
+    pub(super) corrections: Vec<u64>,
     estimated_bits: f64,
 }
 
@@ -108,8 +114,10 @@ pub fn encode_sealed(samples: &[(i64, f64)]) -> (super::Encoding, Vec<u8>) {
     }
     output.push(flags);
     output.push(values.mode as u8);
+    // Version 1 plans never use decimal steps; if one did, its mode byte
+    // (3) would make the decoder refuse the chunk.
     match values.mode {
-        ValueMode::Decimal | ValueMode::FloatBits => {
+        ValueMode::Decimal | ValueMode::FloatBits | ValueMode::DecimalSteps => {
             output.push(values.predictor as u8);
             if values.mode == ValueMode::Decimal {
                 output.push(values.exponent);
@@ -286,6 +294,24 @@ impl ValuePlan {
     pub(super) fn estimated_bits(&self) -> f64 {
         self.estimated_bits
     }
+
+    /// Adds `bits` to the estimate (for parts a mode codes beside the
+    /// integer residuals).
+    pub(super) fn add_estimated_bits(&mut self, bits: f64) {
+        self.estimated_bits += bits;
+    }
+
+    /// The plan of an integer path (`integers[i]` is `None` where a value
+    /// is an exception; `bits` are the values' bits) with `predictor`.
+    pub(super) fn from_integers(
+        mode: ValueMode,
+        exponent: u8,
+        integers: &[Option<i64>],
+        bits: &[u64],
+        predictor: Predictor,
+    ) -> ValuePlan {
+        plan_integers(mode, exponent, integers, bits, predictor)
+    }
 }
 
 /// The smallest exponent that leaves at most 1/64 of the values (at least
@@ -318,7 +344,8 @@ fn estimated_code_bits(code: u64) -> f64 {
     }
 }
 
-const EXCEPTION_BITS: f64 = 80.0;
+/// What the plan estimates count for one exception.
+pub(super) const EXCEPTION_BITS: f64 = 80.0;
 
 fn plan_integers(
     mode: ValueMode,
@@ -354,7 +381,7 @@ fn plan_integers(
         }
         filled.push(value);
     }
-    let divisor = if mode == ValueMode::Decimal {
+    let divisor = if matches!(mode, ValueMode::Decimal | ValueMode::DecimalSteps) {
         residuals
             .iter()
             .fold(0u64, |divisor, &r| {
@@ -379,6 +406,7 @@ fn plan_integers(
         level,
         exceptions,
         codes,
+        corrections: Vec::new(),
         estimated_bits,
     }
 }
@@ -434,6 +462,7 @@ fn plan_xor(bits: &[u64]) -> ValuePlan {
         level: 0,
         exceptions: Vec::new(),
         codes,
+        corrections: Vec::new(),
         estimated_bits,
     }
 }
@@ -457,7 +486,9 @@ impl ValueCoder {
     pub(super) fn new(mode: ValueMode) -> Self {
         match mode {
             ValueMode::Xor => ValueCoder::Xor(Box::default()),
-            ValueMode::Decimal | ValueMode::FloatBits => ValueCoder::Integer(Box::default()),
+            ValueMode::Decimal | ValueMode::FloatBits | ValueMode::DecimalSteps => {
+                ValueCoder::Integer(Box::default())
+            }
         }
     }
 
@@ -547,7 +578,7 @@ pub(crate) fn decode_sealed(bytes: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError>
         _ => return Err(ChunkError::Corrupt("unknown sealed value mode")),
     };
     let (predictor, exponent, divisor, first) = match mode {
-        ValueMode::Decimal | ValueMode::FloatBits => {
+        ValueMode::Decimal | ValueMode::FloatBits | ValueMode::DecimalSteps => {
             let predictor = match cursor.byte()? {
                 0 => Predictor::Delta,
                 1 => Predictor::DeltaOfDelta,
@@ -686,7 +717,9 @@ impl ValueRebuilder {
                 self.xor_bits ^= code;
                 self.xor_bits
             }
-            ValueMode::Decimal | ValueMode::FloatBits => {
+            // Decimal steps are rebuilt by `super::steps::StepsRebuilder`;
+            // here they would read as raw integers.
+            ValueMode::Decimal | ValueMode::FloatBits | ValueMode::DecimalSteps => {
                 let integer = if index == 0 {
                     self.first as i64
                 } else {

@@ -107,3 +107,36 @@ pub(crate) fn scraped_samples() -> impl Strategy<Value = Vec<(i64, f64)>> {
             .collect()
     })
 }
+
+/// Floats that move in decimal steps without being decimals: running sums
+/// of float durations, or integers times 0.001, sometimes a special value.
+pub(crate) fn float_step_samples() -> impl Strategy<Value = Vec<(i64, f64)>> {
+    let steps = prop::collection::vec(
+        prop_oneof![
+            8 => (0u64..5_000_000).prop_map(|units| units as f64),
+            1 => prop::sample::select(SPECIAL_VALUES).prop_map(f64::from_bits),
+        ],
+        2..600,
+    );
+    (0u32..10, any::<bool>(), -1e6f64..1e6, steps).prop_map(|(exponent, scaled, start, steps)| {
+        let power = 10f64.powi(exponent as i32);
+        let mut sum = start;
+        let mut units = 0.0f64;
+        steps
+            .into_iter()
+            .enumerate()
+            .map(|(index, step)| {
+                let value = if !step.is_finite() || step.to_bits() == (-0.0f64).to_bits() {
+                    step
+                } else if scaled {
+                    units += step;
+                    units * 0.001
+                } else {
+                    sum += step / power;
+                    sum
+                };
+                (1_700_000_000_000 + index as i64 * 15_000, value)
+            })
+            .collect()
+    })
+}

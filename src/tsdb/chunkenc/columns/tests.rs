@@ -139,6 +139,30 @@ proptest! {
     }
 
     #[test]
+    fn columns_round_trip_float_steps(samples in float_step_samples()) {
+        let (encoding, bytes) = encode_sealed_columns(&samples);
+        prop_assert_eq!(decode_bits(encoding, &bytes), (bits_of(&samples), None));
+    }
+
+    #[test]
+    fn mutated_float_step_bytes_never_panic(
+        samples in float_step_samples(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+    ) {
+        let (encoding, mut bytes) = encode_sealed_columns(&samples);
+        for (index, mask) in flips {
+            let position = index.index(bytes.len());
+            bytes[position] ^= mask;
+        }
+        let mut iterator = ChunkIterator::new(encoding, &bytes);
+        let mut count = 0usize;
+        while iterator.next().is_some() {
+            count += 1;
+        }
+        prop_assert!(count <= SEALED_MAX_SAMPLES);
+    }
+
+    #[test]
     fn mutated_joined_bytes_never_panic(
         samples in scraped_samples(),
         flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
