@@ -18,7 +18,7 @@ use super::sealed::{
     Predictor, SEALED_MAX_SAMPLES, TimestampGrid, ValueCoder, ValueMode, ValuePlan, ValueRebuilder,
     ValueScale, plan_timestamps, read_exceptions, value_plan_candidates,
 };
-use super::steps::{StepsRebuilder, decimal_steps_candidates};
+use super::steps::{MAX_STEP_EXPONENT, StepsRebuilder, decimal_steps_candidates};
 use super::varint::{ByteCursor, put_uvarint, put_varint, zigzag_decode};
 
 /// The first byte of a [`super::Encoding::SealedColumns`] chunk.
@@ -135,11 +135,15 @@ pub fn encode_value_column(values: &[f64]) -> Vec<u8> {
     let mut candidates = value_plan_candidates(values, &predictors);
     candidates.sort_by(|a, b| a.estimated_bits().total_cmp(&b.estimated_bits()));
     // Decimal steps only pay where the other plans are expensive (floats
-    // with 16 or 17 digits), so they are tried only there.
-    if candidates
+    // with 16 or 17 digits), so they are tried only there; decimals at an
+    // exponent steps could use are coded as well without corrections.
+    let decimal_within_steps = candidates
+        .iter()
+        .any(|plan| plan.mode == ValueMode::Decimal && plan.exponent <= MAX_STEP_EXPONENT);
+    let expensive = candidates
         .first()
-        .is_some_and(|plan| plan.estimated_bits() > STEPS_WORTH_TRYING_BITS * values.len() as f64)
-    {
+        .is_some_and(|plan| plan.estimated_bits() > STEPS_WORTH_TRYING_BITS * values.len() as f64);
+    if expensive && !decimal_within_steps {
         candidates.extend(decimal_steps_candidates(values, &predictors));
         candidates.sort_by(|a, b| a.estimated_bits().total_cmp(&b.estimated_bits()));
     }
