@@ -73,6 +73,14 @@ pub struct ServerFlags {
         hide = true
     )]
     pub storage_tsdb_min_block_duration: String,
+    /// How often the block directory is reloaded and compaction runs
+    /// (Prometheus's `BlockReloadInterval`, 1m; shortened by tests).
+    #[arg(
+        long = "storage.tsdb.block-reload-interval",
+        default_value = "1m",
+        hide = true
+    )]
+    pub storage_tsdb_block_reload_interval: String,
     /// Do not create a lockfile in the data directory.
     #[arg(long = "storage.tsdb.no-lockfile")]
     pub storage_tsdb_no_lockfile: bool,
@@ -247,6 +255,10 @@ impl ServerFlags {
             .map(|(k, v)| (k.to_string(), v))
             .collect();
         map.extend(self.cluster.to_map());
+        map.insert(
+            "storage.tsdb.block-reload-interval".to_string(),
+            self.storage_tsdb_block_reload_interval.clone(),
+        );
         map.insert(
             "alertmanager.notification-queue-capacity".to_string(),
             self.alertmanager_notification_queue_capacity.to_string(),

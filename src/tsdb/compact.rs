@@ -51,6 +51,28 @@ fn delete_block_dir(dir: &Path) -> Result<(), TsdbError> {
     fs::remove_dir_all(&doomed).map_err(|e| TsdbError::io(&doomed, e))
 }
 
+/// The first set of blocks (oldest first) whose time ranges overlap,
+/// directly or through each other; `None` when no two blocks overlap.
+fn first_overlapping_group(blocks: &[Arc<Block>]) -> Option<Vec<Arc<Block>>> {
+    let mut sorted: Vec<Arc<Block>> = blocks.to_vec();
+    sorted.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
+    let mut group: Vec<Arc<Block>> = Vec::new();
+    let mut group_end = i64::MIN;
+    for block in sorted {
+        if !group.is_empty() && block.meta().min_time < group_end {
+            group_end = group_end.max(block.meta().max_time);
+            group.push(block);
+            continue;
+        }
+        if group.len() >= 2 {
+            return Some(group);
+        }
+        group_end = block.meta().max_time;
+        group = vec![block];
+    }
+    (group.len() >= 2).then_some(group)
+}
+
 fn merge_sorted_samples(parts: Vec<Vec<(i64, f64)>>) -> Vec<(i64, f64)> {
     let mut merged: Vec<(i64, f64)> = parts.into_iter().flatten().collect();
     merged.sort_by_key(|s| s.0);
@@ -59,7 +81,14 @@ fn merge_sorted_samples(parts: Vec<Vec<(i64, f64)>>) -> Vec<(i64, f64)> {
 }
 
 impl Db {
-    fn reload_blocks(&self) -> Result<(), TsdbError> {
+    /// Re-reads the block directory, as Prometheus's `reloadBlocks` does on
+    /// every compaction cycle: block directories that appeared since (a
+    /// backfill by `promshard tsdb import` while the server runs) become
+    /// queryable, and blocks whose directory is gone are dropped. A
+    /// directory counts once its `meta.json` exists under a ULID name;
+    /// writers work in `<ulid>.tmp` and rename, so a half-written block is
+    /// never seen. A new block that does not load is logged and skipped.
+    pub(crate) fn reload_blocks(&self) -> Result<(), TsdbError> {
         let current = self.blocks.read().clone();
         let mut loaded = Vec::new();
         let entries = fs::read_dir(&self.dir).map_err(|e| TsdbError::io(&self.dir, e))?;
@@ -72,7 +101,16 @@ impl Db {
                 loaded.push(existing.clone());
                 continue;
             }
-            loaded.push(Arc::new(Block::open(&entry.path())?));
+            match Block::open(&entry.path()) {
+                Ok(block) => {
+                    tracing::info!(ulid = %name, min_time = block.meta().min_time,
+                        max_time = block.meta().max_time, "new block loaded");
+                    loaded.push(Arc::new(block));
+                }
+                Err(error) => {
+                    tracing::error!(block = %entry.path().display(), %error, "cannot load new block; skipping it");
+                }
+            }
         }
         loaded.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
         *self.blocks.write() = loaded;
@@ -179,11 +217,25 @@ impl Db {
         Ok(())
     }
 
-    /// Compacts groups of blocks that fill a window of a larger range.
+    /// Compacts overlapping blocks into one (vertical compaction, which
+    /// Prometheus does by default), then groups of blocks that fill a
+    /// window of a larger range.
     pub(crate) fn compact_blocks(&self) -> Result<(), TsdbError> {
         let ranges = self.options.compaction_ranges();
         loop {
             let blocks = self.blocks.read().clone();
+            if let Some(overlapping) = first_overlapping_group(&blocks) {
+                self.metrics.compactions_triggered.inc();
+                self.metrics.vertical_compactions.inc();
+                match self.compact_group(&overlapping) {
+                    Ok(()) => self.metrics.compactions.inc(),
+                    Err(error) => {
+                        self.metrics.compactions_failed.inc();
+                        return Err(error);
+                    }
+                }
+                continue;
+            }
             let Some(newest_end) = blocks.iter().map(|b| b.meta().max_time).max() else {
                 return Ok(());
             };

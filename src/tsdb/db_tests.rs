@@ -478,3 +478,57 @@ fn samples_logged_before_their_series_record_survive_replay() {
     );
     assert_eq!(read_all(&*db, &name_is("dropped"))[0].1, vec![(2, 2.0)]);
 }
+
+fn write_openmetrics(path: &std::path::Path, name: &str, from_seconds: i64, count: i64) {
+    let mut text = format!("# TYPE {name} gauge\n");
+    for step in 0..count {
+        let t = from_seconds + step;
+        text.push_str(&format!("{name}{{job=\"backfill\"}} {step} {t}\n"));
+    }
+    text.push_str("# EOF\n");
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn blocks_imported_while_running_are_picked_up_and_overlaps_compacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = DbOptions {
+        block_range_ms: 10_000,
+        ..DbOptions::default()
+    };
+    let db = open_db(dir.path(), options);
+    ingest(&db, 100_000, 101_000, 100);
+    let input = dir.path().join("input.om");
+    write_openmetrics(&input, "old", 0, 20);
+    let mut progress = Vec::new();
+    super::cli::import_openmetrics(&input, dir.path(), 10_000, &mut progress).unwrap();
+    assert!(
+        read_all(&*db, &name_is("old")).is_empty(),
+        "not yet reloaded"
+    );
+    // A half-written block (no rename yet) must be ignored, not fail.
+    std::fs::create_dir_all(dir.path().join("01ARZ3NDEKTSV4RRFFQ69G5FAV.tmp/chunks")).unwrap();
+    db.run_maintenance().unwrap();
+    let old = read_all(&*db, &name_is("old"));
+    assert_eq!(old.len(), 1);
+    assert_eq!(old[0].1.len(), 20);
+    assert_eq!(db.blocks().len(), 2, "two aligned 10s blocks");
+
+    // A second import overlapping the first: vertical compaction merges
+    // them; the data of both stays visible.
+    write_openmetrics(&input, "other", 5, 10);
+    super::cli::import_openmetrics(&input, dir.path(), 10_000, &mut progress).unwrap();
+    db.run_maintenance().unwrap();
+    let blocks = db.blocks();
+    let ranges: Vec<(i64, i64)> = blocks
+        .iter()
+        .map(|b| (b.meta().min_time, b.meta().max_time))
+        .collect();
+    assert!(
+        ranges.windows(2).all(|w| w[0].1 <= w[1].0),
+        "no overlap left: {ranges:?}"
+    );
+    assert_eq!(read_all(&*db, &name_is("old"))[0].1.len(), 20);
+    assert_eq!(read_all(&*db, &name_is("other"))[0].1.len(), 10);
+    assert_eq!(read_all(&*db, &name_is("m")).len(), 3, "head untouched");
+}
