@@ -277,9 +277,6 @@ impl ServerFlags {
                 "only basic_auth_users is supported, and it guards creating and expiring silences; the rest of the API stays open",
             ));
         }
-        if self.web_enable_admin_api {
-            out.push(("--web.enable-admin-api", "the admin API is not available"));
-        }
         if !self.web_external_url.is_empty() || !self.web_route_prefix.is_empty() {
             out.push((
                 "--web.external-url/--web.route-prefix",

@@ -504,6 +504,10 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         cluster_router,
         rules_router,
     ];
+    routers.push(web::admin_api::router(web::admin_api::AdminApiState {
+        db: db.clone(),
+        enabled: flags.web_enable_admin_api,
+    }));
     routers.push(web::alertmanager_api::alertmanagers_router(
         notify.sender.clone(),
     ));

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::TsdbError;
-use super::block::{Block, BlockWriter};
+use super::block::{Block, BlockMeta, BlockWriter};
 use super::chunks::decode_all;
 use super::db::Db;
 use super::wal::{create_checkpoint, list_segments};
@@ -153,9 +153,24 @@ impl Db {
     }
 
     fn write_head_block(&self, block_min: i64, block_max: i64) -> Result<(), TsdbError> {
+        if let Some(meta) = self.write_head_block_into(&self.dir, block_min, block_max)? {
+            tracing::info!(ulid = %meta.ulid, min_time = meta.min_time, max_time = meta.max_time,
+                series = meta.stats.num_series, samples = meta.stats.num_samples, "head cut into block");
+        }
+        self.reload_blocks()
+    }
+
+    /// Writes the head's samples in `[block_min, block_max)`, without the
+    /// deleted ones, as a block in `parent`; `None` when there were none.
+    pub(crate) fn write_head_block_into(
+        &self,
+        parent: &Path,
+        block_min: i64,
+        block_max: i64,
+    ) -> Result<Option<BlockMeta>, TsdbError> {
         let mut series = self.head.all_series();
         series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
-        let mut writer = BlockWriter::new(&self.dir, block_min, block_max, 1, Vec::new())?;
+        let mut writer = BlockWriter::new(parent, block_min, block_max, 1, Vec::new())?;
         for one in series {
             let handles = one.state.lock().chunks_in(block_min, block_max - 1);
             let mut samples = Vec::new();
@@ -171,16 +186,15 @@ impl Db {
                         .filter(|s| s.0 >= block_min && s.0 < block_max),
                 );
             }
+            if let Some(deleted) = self.head.deleted_intervals(one.series_ref) {
+                samples.retain(|s| !deleted.contains(s.0));
+            }
             if let Err(error) = writer.add_series(one.labels.clone(), &samples) {
                 writer.abort();
                 return Err(error);
             }
         }
-        if let Some(meta) = writer.finish()? {
-            tracing::info!(ulid = %meta.ulid, min_time = meta.min_time, max_time = meta.max_time,
-                series = meta.stats.num_series, samples = meta.stats.num_samples, "head cut into block");
-        }
-        self.reload_blocks()
+        writer.finish()
     }
 
     /// Checkpoints the closed WAL segments (keeping series still in the head
@@ -271,20 +285,42 @@ impl Db {
     }
 
     fn compact_group(&self, group: &[Arc<Block>]) -> Result<(), TsdbError> {
-        let min_time = group.iter().map(|b| b.meta().min_time).min().unwrap_or(0);
-        let max_time = group.iter().map(|b| b.meta().max_time).max().unwrap_or(0);
         let level = group
             .iter()
             .map(|b| b.meta().compaction.level)
             .max()
             .unwrap_or(1)
             + 1;
+        let (meta, min_time, max_time) = self.rewrite_blocks(group, level)?;
+        tracing::info!(
+            ulid = meta.as_ref().map_or("", |m| m.ulid.as_str()),
+            compacted = group.len(),
+            min_time,
+            max_time,
+            "blocks compacted"
+        );
+        self.reload_blocks()
+    }
+
+    /// Writes the samples of `group`, merged and without deleted ones, as
+    /// one block of compaction level `level` spanning the group, then
+    /// deletes the group's directories. The caller reloads the blocks.
+    /// Returns the new block's meta (`None` when nothing was left) and its
+    /// range.
+    pub(crate) fn rewrite_blocks(
+        &self,
+        group: &[Arc<Block>],
+        level: u32,
+    ) -> Result<(Option<BlockMeta>, i64, i64), TsdbError> {
+        let min_time = group.iter().map(|b| b.meta().min_time).min().unwrap_or(0);
+        let max_time = group.iter().map(|b| b.meta().max_time).max().unwrap_or(0);
         let mut sources: Vec<String> = group
             .iter()
             .flat_map(|b| b.meta().compaction.sources.iter().cloned())
             .collect();
         sources.sort();
         sources.dedup();
+        let tombstones: Vec<_> = group.iter().map(|b| b.tombstones()).collect();
         let mut writer = BlockWriter::new(&self.dir, min_time, max_time, level, sources)?;
         let mut positions = vec![0usize; group.len()];
         loop {
@@ -296,20 +332,28 @@ impl Db {
                 .min();
             let Some(labels) = smallest else { break };
             let mut parts = Vec::new();
-            for (block, position) in group.iter().zip(positions.iter_mut()) {
+            for ((block, position), block_tombstones) in
+                group.iter().zip(positions.iter_mut()).zip(&tombstones)
+            {
                 let Some(series) = block.series().get(*position) else {
                     continue;
                 };
                 if series.labels != labels {
                     continue;
                 }
+                let deleted = block_tombstones.get(*position as u64);
                 *position += 1;
                 for handle in series.chunks.iter() {
                     let loaded = handle
                         .load()
                         .and_then(|(encoding, bytes)| decode_all(encoding, &bytes));
                     match loaded {
-                        Ok(samples) => parts.push(samples),
+                        Ok(mut samples) => {
+                            if let Some(deleted) = deleted {
+                                samples.retain(|s| !deleted.contains(s.0));
+                            }
+                            parts.push(samples)
+                        }
                         Err(error) => {
                             writer.abort();
                             return Err(TsdbError::corruption(block.dir(), error.to_string()));
@@ -326,14 +370,7 @@ impl Db {
         for block in group {
             delete_block_dir(block.dir())?;
         }
-        tracing::info!(
-            ulid = meta.as_ref().map_or("", |m| m.ulid.as_str()),
-            compacted = group.len(),
-            min_time,
-            max_time,
-            "blocks compacted"
-        );
-        self.reload_blocks()
+        Ok((meta, min_time, max_time))
     }
 
     /// Deletes blocks beyond the retention time and, oldest first, blocks

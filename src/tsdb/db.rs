@@ -96,7 +96,7 @@ pub struct Db {
     lock: Mutex<Option<DirectoryLock>>,
     pub(crate) wal_holds: Mutex<HashMap<String, u32>>,
     pub(crate) maintenance: Mutex<()>,
-    closed: AtomicBool,
+    pub(crate) closed: AtomicBool,
 }
 
 impl Db {
