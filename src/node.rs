@@ -505,7 +505,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         rules_router,
     ];
     routers.push(web::admin_api::router(web::admin_api::AdminApiState {
-        db: db.clone(),
+        storage: db.clone(),
         enabled: flags.web_enable_admin_api,
     }));
     routers.push(web::alertmanager_api::alertmanagers_router(

@@ -9,6 +9,8 @@ use super::TsdbError;
 use super::db::Db;
 use super::wal::records::encode_tombstones;
 use crate::model::Matcher;
+use crate::storage::StorageError;
+use crate::storage::admin::AdminStorage;
 
 /// What a deletion marked.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -159,5 +161,31 @@ impl Db {
             rand::random::<u64>() >> 1
         );
         self.dir.join("snapshots").join(name)
+    }
+}
+
+impl AdminStorage for Db {
+    fn delete_series(
+        &self,
+        min_time: i64,
+        max_time: i64,
+        matchers: &[Matcher],
+    ) -> Result<(), StorageError> {
+        Db::delete_series(self, min_time, max_time, matchers)?;
+        Ok(())
+    }
+
+    fn clean_tombstones(&self) -> Result<(), StorageError> {
+        Db::clean_tombstones(self)?;
+        Ok(())
+    }
+
+    fn snapshot(&self, skip_head: bool) -> Result<String, StorageError> {
+        let dir = self.new_snapshot_dir();
+        Db::snapshot(self, &dir, skip_head)?;
+        Ok(dir
+            .file_name()
+            .map(|name| name.to_string_lossy().to_string())
+            .unwrap_or_default())
     }
 }

@@ -569,12 +569,10 @@ fn deleted_ranges_are_hidden_in_head_and_blocks_and_after_reopen() {
         24,
         "other series untouched"
     );
-    assert!(
-        dir.path()
-            .join(db.blocks()[0].meta().ulid.as_str())
-            .join("tombstones")
-            .exists()
-    );
+    let block_dir = dir.path().join(db.blocks()[0].meta().ulid.as_str());
+    assert!(block_dir.join("tombstones").exists());
+    let meta = super::block::BlockMeta::read(&block_dir).unwrap();
+    assert_eq!(meta.stats.num_tombstones, 1, "meta.json counts them");
 
     // A whole series deleted disappears from select.
     db.delete_series(i64::MIN, i64::MAX, &job_is("j2")).unwrap();

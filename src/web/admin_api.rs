@@ -23,13 +23,14 @@ use serde_json::json;
 use super::query_api::json;
 use super::query_api::params::{MAX_TIME_MS, MIN_TIME_MS, Params, parse_time};
 use crate::model::Matcher;
-use crate::tsdb::{Db, TsdbError};
+use crate::storage::StorageError;
+use crate::storage::admin::AdminStorage;
 
 /// What the admin routes need.
 #[derive(Clone)]
 pub struct AdminApiState {
-    /// The local TSDB the operations act on.
-    pub db: Arc<Db>,
+    /// The local store the operations act on (the TSDB).
+    pub storage: Arc<dyn AdminStorage>,
     /// Whether `--web.enable-admin-api` was given.
     pub enabled: bool,
 }
@@ -126,7 +127,7 @@ fn parse_go_bool(text: &str) -> Option<bool> {
 
 /// Runs a TSDB operation off the async threads.
 async fn blocking<T: Send + 'static>(
-    operation: impl FnOnce() -> Result<T, TsdbError> + Send + 'static,
+    operation: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
 ) -> Result<T, AdminApiError> {
     match tokio::task::spawn_blocking(operation).await {
         Ok(Ok(value)) => Ok(value),
@@ -160,10 +161,10 @@ async fn delete_series(
                 .map_err(|e| AdminApiError::BadData(format!("invalid parameter \"match[]\": {e}")))
         })
         .collect::<Result<_, _>>()?;
-    let db = state.db.clone();
+    let storage = state.storage.clone();
     blocking(move || {
         for matchers in &matcher_sets {
-            db.delete_series(start, end, matchers)?;
+            storage.delete_series(start, end, matchers)?;
         }
         Ok(())
     })
@@ -175,8 +176,8 @@ async fn clean_tombstones(State(state): State<AdminApiState>) -> Result<Response
     if !state.enabled {
         return Err(AdminApiError::Disabled);
     }
-    let db = state.db.clone();
-    blocking(move || db.clean_tombstones()).await?;
+    let storage = state.storage.clone();
+    blocking(move || storage.clean_tombstones()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -198,16 +199,8 @@ async fn snapshot(
             ))
         })?,
     };
-    let db = state.db.clone();
-    let name = blocking(move || {
-        let dir = db.new_snapshot_dir();
-        db.snapshot(&dir, skip_head)?;
-        Ok(dir
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default())
-    })
-    .await?;
+    let storage = state.storage.clone();
+    let name = blocking(move || storage.snapshot(skip_head)).await?;
     tracing::info!(name = %name, skip_head, "snapshot created");
     Ok(super::api_success(json!({ "name": name })))
 }

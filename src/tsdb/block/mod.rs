@@ -190,6 +190,9 @@ impl Block {
         }
         if touched > 0 {
             updated.write_file(&self.dir)?;
+            let mut meta = self.meta.clone();
+            meta.stats.num_tombstones = updated.total();
+            meta.replace(&self.dir)?;
             *self.tombstones.write() = Arc::new(updated);
         }
         Ok(touched)

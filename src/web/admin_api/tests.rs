@@ -5,7 +5,7 @@ use tower::ServiceExt;
 use super::*;
 use crate::model::{Labels, Matcher};
 use crate::storage::{Appendable, Queryable};
-use crate::tsdb::DbOptions;
+use crate::tsdb::{Db, DbOptions};
 
 fn open(dir: &std::path::Path) -> Arc<Db> {
     let db = Db::open(dir, DbOptions::default(), &prometheus::Registry::new()).unwrap();
@@ -61,7 +61,7 @@ fn sample_times(db: &Db, job: &str) -> Vec<i64> {
 async fn disabled_admin_api_answers_prometheus_unavailable_error() {
     let dir = tempfile::tempdir().unwrap();
     let app = router(AdminApiState {
-        db: open(dir.path()),
+        storage: open(dir.path()),
         enabled: false,
     });
     for path in [
@@ -83,7 +83,7 @@ async fn delete_series_validates_and_deletes_the_range() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
     let app = router(AdminApiState {
-        db: db.clone(),
+        storage: db.clone(),
         enabled: true,
     });
     let bad = [
@@ -132,7 +132,7 @@ async fn snapshot_names_its_directory_and_checks_skip_head() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
     let app = router(AdminApiState {
-        db: db.clone(),
+        storage: db.clone(),
         enabled: true,
     });
     let (status, body) = call(&app, "POST", "/api/v1/admin/tsdb/snapshot?skip_head=maybe").await;
