@@ -3,7 +3,8 @@
 //! queryable without a restart; `delete_series` hides ranges in blocks and
 //! the head, across kill -9 and clean restarts, and `clean_tombstones`
 //! rewrites the blocks; a snapshot serves a second node; a node without
-//! `--web.enable-admin-api` answers Prometheus's error.
+//! `--web.enable-admin-api` answers Prometheus's error; a tombstones file
+//! written by the real Prometheus decodes with our reader.
 
 mod common;
 
@@ -11,7 +12,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{Node, NodeOptions, TestTarget, blocking_get, blocking_post, eventually, urlencode};
+use common::{
+    ChildGuard, Node, NodeOptions, TestTarget, blocking_get, blocking_post, eventually, free_port,
+    urlencode,
+};
+use promshard::tsdb::tombstones::Tombstones;
 
 const CONFIG: &str = "global:\n  scrape_interval: 1s\nscrape_configs: []\n";
 
@@ -313,5 +318,69 @@ fn without_the_flag_the_admin_api_answers_prometheus_unavailable_error() {
             .process
             .log_text()
             .contains("admin API is not available")
+    );
+}
+
+#[test]
+fn a_tombstones_file_written_by_prometheus_decodes_with_our_reader() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("prometheus-data");
+    let from = (now_seconds() - 5 * 3600) / 60 * 60;
+    let file = dir.path().join("backfill.om");
+    write_openmetrics(&file, from, 120);
+    let status = Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&file)
+        .arg(&data)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run promtool");
+    assert!(status.success(), "promtool create-blocks-from failed");
+
+    let port = free_port();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, CONFIG).expect("write config");
+    let log = dir.path().join("prometheus.log");
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--web.enable-admin-api")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("spawn prometheus");
+    let mut prometheus = ChildGuard { child, log };
+    let url = format!("http://127.0.0.1:{port}");
+    eventually(Duration::from_secs(60), "prometheus to be ready", || {
+        blocking_get(&format!("{url}/-/ready"))
+            .ok()
+            .filter(|r| r.0 == 200)
+    });
+    let (start, end) = (from + 30 * 60, from + 59 * 60);
+    let (status, body) = admin_post(
+        &url,
+        &format!("/api/v1/admin/tsdb/delete_series?match[]=backfilled&start={start}&end={end}"),
+    );
+    assert_eq!(status, 204, "{body}");
+    prometheus.kill9();
+
+    let mut intervals = Vec::new();
+    for entry in std::fs::read_dir(&data).expect("data dir").flatten() {
+        if !entry.path().join("tombstones").exists() {
+            continue;
+        }
+        let tombstones = Tombstones::read_file(&entry.path()).expect("our reader decodes it");
+        for (_, series_intervals) in tombstones.iter() {
+            intervals.extend(series_intervals.as_slice().iter().copied());
+        }
+    }
+    assert!(!intervals.is_empty(), "prometheus wrote tombstones");
+    let lowest = intervals.iter().map(|i| i.min_time).min();
+    let highest = intervals.iter().map(|i| i.max_time).max();
+    assert_eq!(
+        (lowest, highest),
+        (Some(start * 1000), Some(end * 1000)),
+        "{intervals:?}"
     );
 }
