@@ -47,6 +47,7 @@ use promshard::tsdb::chunkenc::{
     ChunkIterator, Encoding, XorChunk, encode_sealed, encode_timestamp_column, encode_value_column,
 };
 use promshard::tsdb::chunks::ChunkSeriesIterator;
+use promshard::tsdb::cli::read_openmetrics;
 
 const HOUR_MS: i64 = 3_600_000;
 const BLOCK_RANGE_MS: i64 = 2 * HOUR_MS;
@@ -63,32 +64,60 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let breakdown = arguments.iter().any(|a| a == "--breakdown");
-    let series = node_exporter_like(&config);
+    let input = arguments
+        .windows(2)
+        .find(|pair| pair[0] == "--input")
+        .map(|pair| pair[1].clone());
+    let series = match &input {
+        Some(path) => read_recording(Path::new(path))?,
+        None => node_exporter_like(&config),
+    };
     let total_samples: usize = series.iter().map(|s| s.samples.len()).sum();
-    println!(
-        "data set: {} hosts, {} series, {} h at {} ms, {} samples",
-        config.hosts,
-        series.len(),
-        config.hours,
-        config.interval_ms,
-        total_samples
-    );
+    let first = series
+        .iter()
+        .filter_map(|s| s.samples.first())
+        .map(|s| s.0)
+        .min();
+    let last = series
+        .iter()
+        .filter_map(|s| s.samples.last())
+        .map(|s| s.0)
+        .max();
+    let span_ms = first.zip(last).map_or(0, |(first, last)| last - first);
+    match &input {
+        Some(path) => println!(
+            "data set: {path}: {} series, {:.2} h, {} samples",
+            series.len(),
+            span_ms as f64 / HOUR_MS as f64,
+            total_samples
+        ),
+        None => println!(
+            "data set: {} hosts, {} series, {} h at {} ms, {} samples",
+            config.hosts,
+            series.len(),
+            config.hours,
+            config.interval_ms,
+            total_samples
+        ),
+    }
 
     let mut rows: Vec<(String, f64)> = Vec::new();
     let per_sample = |bytes: usize| bytes as f64 / total_samples as f64;
 
-    // What the generator's random draws amount to: values per series, and
-    // the scrape jitter once per target and scrape.
-    let value_entropy_bits: f64 = series
-        .iter()
-        .map(|one| one.value_entropy_bits * one.samples.len() as f64)
-        .sum();
-    let scrapes = (i64::from(config.hours) * HOUR_MS / config.interval_ms) as f64;
-    let jitter_entropy_bits = scrape_jitter_entropy_bits() * scrapes * config.hosts as f64;
-    rows.push((
-        "data set's own entropy (estimate; floor for lossless)".into(),
-        (value_entropy_bits + jitter_entropy_bits) / 8.0 / total_samples as f64,
-    ));
+    if input.is_none() {
+        // What the generator's random draws amount to: values per series,
+        // and the scrape jitter once per target and scrape.
+        let value_entropy_bits: f64 = series
+            .iter()
+            .map(|one| one.value_entropy_bits * one.samples.len() as f64)
+            .sum();
+        let scrapes = (i64::from(config.hours) * HOUR_MS / config.interval_ms) as f64;
+        let jitter_entropy_bits = scrape_jitter_entropy_bits() * scrapes * config.hosts as f64;
+        rows.push((
+            "data set's own entropy (estimate; floor for lossless)".into(),
+            (value_entropy_bits + jitter_entropy_bits) / 8.0 / total_samples as f64,
+        ));
+    }
 
     let mut labelled: Vec<(Labels, &GeneratedSeries)> = series
         .iter()
@@ -99,7 +128,7 @@ fn main() -> anyhow::Result<()> {
         })
         .collect();
     labelled.sort_by(|a, b| a.0.cmp(&b.0));
-    let span_hours = i64::from(config.hours);
+    let span_hours = span_ms.div_euclid(HOUR_MS) + 1;
     let mut speeds = String::new();
     for range_hours in [2i64, 6, 18, 54] {
         if range_hours > 2 && range_hours > span_hours {
@@ -466,19 +495,70 @@ fn decode_prometheus_segment(segment: &[u8]) -> anyhow::Result<(usize, usize)> {
     Ok((chunks, samples))
 }
 
+/// Reads a recorded data set: OpenMetrics with a timestamp on every sample,
+/// gzip-compressed when the name ends in `.gz`.
+fn read_recording(path: &Path) -> anyhow::Result<Vec<GeneratedSeries>> {
+    let compressed = std::fs::read(path)?;
+    let body = if path.extension().is_some_and(|e| e == "gz") {
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(compressed.as_slice()),
+            &mut body,
+        )?;
+        body
+    } else {
+        compressed
+    };
+    let series = read_openmetrics(&body, path)?;
+    Ok(series
+        .into_iter()
+        .map(|(labels, samples)| {
+            let mut pairs = labels.to_pairs();
+            let name_at = pairs.iter().position(|(name, _)| name == "__name__");
+            let name = name_at.map_or_else(String::new, |at| pairs.remove(at).1);
+            GeneratedSeries {
+                name,
+                labels: pairs,
+                samples,
+                value_entropy_bits: f64::NAN,
+            }
+        })
+        .collect())
+}
+
+/// A float as OpenMetrics writes it.
+fn openmetrics_float(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".to_string()
+    } else if value.is_infinite() {
+        if value > 0.0 { "+Inf" } else { "-Inf" }.to_string()
+    } else {
+        value.to_string()
+    }
+}
+
+/// A label value with OpenMetrics's escapes.
+fn escape_label_value(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 fn write_openmetrics(series: &[GeneratedSeries], path: &Path) -> anyhow::Result<()> {
     let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
     for one in series {
         let labels: Vec<String> = one
             .labels
             .iter()
-            .map(|(name, value)| format!("{name}=\"{value}\""))
+            .map(|(name, value)| format!("{name}=\"{}\"", escape_label_value(value)))
             .collect();
         let prefix = format!("{}{{{}}}", one.name, labels.join(","));
         for &(t, v) in &one.samples {
             writeln!(
                 file,
-                "{prefix} {v} {}.{:03}",
+                "{prefix} {} {}.{:03}",
+                openmetrics_float(v),
                 t.div_euclid(1000),
                 t.rem_euclid(1000)
             )?;

@@ -160,6 +160,62 @@ pub struct ImportReport {
     pub series: usize,
 }
 
+/// One series read from an OpenMetrics file: its labels and samples.
+pub type ImportedSeries = (Labels, Vec<(i64, f64)>);
+
+/// Parses an OpenMetrics body in which every sample has a timestamp
+/// (`source` names it in errors) into its series, sorted by labels, each
+/// with its samples in time order and one sample per timestamp (the first
+/// one read wins).
+pub fn read_openmetrics(
+    body: &[u8],
+    source: &Path,
+) -> Result<Vec<ImportedSeries>, TsdbError> {
+    let mut parser = Parser::new(body, Format::OpenMetrics);
+    let mut builder = ScratchBuilder::default();
+    let mut by_series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+    let mut cache: HashMap<Vec<u8>, Labels> = HashMap::new();
+    loop {
+        let entry = parser
+            .next()
+            .map_err(|e| TsdbError::InvalidArgument(format!("{}: {e}", source.display())))?;
+        let Some(entry) = entry else { break };
+        let Entry::Series {
+            series,
+            timestamp_ms,
+            value,
+        } = entry
+        else {
+            continue;
+        };
+        let Some(t) = timestamp_ms else {
+            return Err(TsdbError::InvalidArgument(format!(
+                "{}: line {}: sample without a timestamp",
+                source.display(),
+                parser.line_number()
+            )));
+        };
+        let labels = match cache.get(series) {
+            Some(labels) => labels.clone(),
+            None => {
+                builder.reset();
+                parser.series_labels(&mut builder);
+                let labels = builder.labels();
+                cache.insert(series.to_vec(), labels.clone());
+                labels
+            }
+        };
+        by_series.entry(labels).or_default().push((t, value));
+    }
+    let mut series: Vec<ImportedSeries> = by_series.into_iter().collect();
+    series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (_, samples) in &mut series {
+        samples.sort_by_key(|s| s.0);
+        samples.dedup_by_key(|s| s.0);
+    }
+    Ok(series)
+}
+
 /// Reads an OpenMetrics file and writes its samples into blocks of
 /// `block_range_ms` (aligned, as `promtool tsdb create-blocks-from
 /// openmetrics` does) in `dir`, printing progress to `out`. Every sample
@@ -178,49 +234,9 @@ pub fn import_openmetrics(
     }
     let body = std::fs::read(file).map_err(|e| TsdbError::io(file, e))?;
     std::fs::create_dir_all(dir).map_err(|e| TsdbError::io(dir, e))?;
-    let mut parser = Parser::new(&body, Format::OpenMetrics);
-    let mut builder = ScratchBuilder::default();
-    let mut by_series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
-    let mut cache: HashMap<Vec<u8>, Labels> = HashMap::new();
-    loop {
-        let entry = parser
-            .next()
-            .map_err(|e| TsdbError::InvalidArgument(format!("{}: {e}", file.display())))?;
-        let Some(entry) = entry else { break };
-        let Entry::Series {
-            series,
-            timestamp_ms,
-            value,
-        } = entry
-        else {
-            continue;
-        };
-        let Some(t) = timestamp_ms else {
-            return Err(TsdbError::InvalidArgument(format!(
-                "{}: line {}: sample without a timestamp",
-                file.display(),
-                parser.line_number()
-            )));
-        };
-        let labels = match cache.get(series) {
-            Some(labels) => labels.clone(),
-            None => {
-                builder.reset();
-                parser.series_labels(&mut builder);
-                let labels = builder.labels();
-                cache.insert(series.to_vec(), labels.clone());
-                labels
-            }
-        };
-        by_series.entry(labels).or_default().push((t, value));
-    }
-    drop(cache);
-    let mut series: Vec<(Labels, Vec<(i64, f64)>)> = by_series.into_iter().collect();
-    series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let series = read_openmetrics(&body, file)?;
     let (mut min_time, mut max_time) = (i64::MAX, i64::MIN);
-    for (_, samples) in &mut series {
-        samples.sort_by_key(|s| s.0);
-        samples.dedup_by_key(|s| s.0);
+    for (_, samples) in &series {
         if let (Some(first), Some(last)) = (samples.first(), samples.last()) {
             min_time = min_time.min(first.0);
             max_time = max_time.max(last.0);
