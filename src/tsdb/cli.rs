@@ -167,10 +167,7 @@ pub type ImportedSeries = (Labels, Vec<(i64, f64)>);
 /// (`source` names it in errors) into its series, sorted by labels, each
 /// with its samples in time order and one sample per timestamp (the first
 /// one read wins).
-pub fn read_openmetrics(
-    body: &[u8],
-    source: &Path,
-) -> Result<Vec<ImportedSeries>, TsdbError> {
+pub fn read_openmetrics(body: &[u8], source: &Path) -> Result<Vec<ImportedSeries>, TsdbError> {
     let mut parser = Parser::new(body, Format::OpenMetrics);
     let mut builder = ScratchBuilder::default();
     let mut by_series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
