@@ -73,6 +73,14 @@ pub struct ServerFlags {
         hide = true
     )]
     pub storage_tsdb_min_block_duration: String,
+    /// How often the block directory is reloaded and compaction runs
+    /// (Prometheus's `BlockReloadInterval`, 1m; shortened by tests).
+    #[arg(
+        long = "storage.tsdb.block-reload-interval",
+        default_value = "1m",
+        hide = true
+    )]
+    pub storage_tsdb_block_reload_interval: String,
     /// Do not create a lockfile in the data directory.
     #[arg(long = "storage.tsdb.no-lockfile")]
     pub storage_tsdb_no_lockfile: bool,
@@ -248,6 +256,10 @@ impl ServerFlags {
             .collect();
         map.extend(self.cluster.to_map());
         map.insert(
+            "storage.tsdb.block-reload-interval".to_string(),
+            self.storage_tsdb_block_reload_interval.clone(),
+        );
+        map.insert(
             "alertmanager.notification-queue-capacity".to_string(),
             self.alertmanager_notification_queue_capacity.to_string(),
         );
@@ -264,9 +276,6 @@ impl ServerFlags {
                 "--web.config.file",
                 "only basic_auth_users is supported, and it guards creating and expiring silences; the rest of the API stays open",
             ));
-        }
-        if self.web_enable_admin_api {
-            out.push(("--web.enable-admin-api", "the admin API is not available"));
         }
         if !self.web_external_url.is_empty() || !self.web_route_prefix.is_empty() {
             out.push((

@@ -154,6 +154,9 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("--storage.tsdb.retention.size: {e}"))?;
     let block_range = parse_duration(&flags.storage_tsdb_min_block_duration)
         .map_err(|e| anyhow::anyhow!("--storage.tsdb.min-block-duration: {e}"))?;
+    let block_reload_interval = parse_duration(&flags.storage_tsdb_block_reload_interval)
+        .map_err(|e| anyhow::anyhow!("--storage.tsdb.block-reload-interval: {e}"))?
+        .max(Duration::from_millis(100));
     let db_options = DbOptions {
         retention_time,
         retention_size: (retention_size > 0).then_some(retention_size),
@@ -382,12 +385,12 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         });
     }
 
-    // Storage maintenance: head cut, compaction, retention.
+    // Storage maintenance: block reload, head cut, compaction, retention.
     {
         let db = db.clone();
         let cancel = cancel.clone();
         tasks.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let mut tick = tokio::time::interval(block_reload_interval);
             tick.tick().await;
             loop {
                 tokio::select! {
@@ -501,6 +504,10 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         cluster_router,
         rules_router,
     ];
+    routers.push(web::admin_api::router(web::admin_api::AdminApiState {
+        storage: db.clone(),
+        enabled: flags.web_enable_admin_api,
+    }));
     routers.push(web::alertmanager_api::alertmanagers_router(
         notify.sender.clone(),
     ));

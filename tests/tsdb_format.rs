@@ -290,3 +290,45 @@ fn a_data_directory_fixture_opens_with_wal_and_block() {
     }
     assert_eq!(count, 20);
 }
+
+#[test]
+fn tombstones_fixture_is_stable() {
+    use promshard::tsdb::tombstones::{Interval, Tombstones};
+    let path = fixtures().join("tombstones/tombstones");
+    let mut expected = Tombstones::default();
+    expected.add(
+        0,
+        Interval {
+            min_time: 1_700_000_000_000,
+            max_time: 1_700_000_005_000,
+        },
+    );
+    expected.add(
+        0,
+        Interval {
+            min_time: 1_700_000_100_000,
+            max_time: 1_700_000_200_000,
+        },
+    );
+    expected.add(
+        1,
+        Interval {
+            min_time: -5,
+            max_time: i64::MAX,
+        },
+    );
+    if regenerate() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        expected.write_file(path.parent().unwrap()).unwrap();
+    }
+    let frozen = std::fs::read(&path).expect("fixture exists (see the file header to regenerate)");
+    assert_eq!(
+        Tombstones::read_file(path.parent().unwrap()).unwrap(),
+        expected
+    );
+    assert_eq!(
+        expected.encode(),
+        frozen,
+        "the tombstones encoding changed: update docs/format/tombstones.md and regenerate"
+    );
+}

@@ -6,6 +6,7 @@
 //! fan-out querier is one more [`Queryable`]. No stage reaches past these
 //! traits into an implementation.
 
+pub mod admin;
 pub mod fanout;
 pub mod memory;
 pub mod merge;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::TsdbError;
-use super::block::{Block, BlockWriter};
+use super::block::{Block, BlockMeta, BlockWriter};
 use super::chunks::decode_all;
 use super::db::Db;
 use super::wal::{create_checkpoint, list_segments};
@@ -51,6 +51,28 @@ fn delete_block_dir(dir: &Path) -> Result<(), TsdbError> {
     fs::remove_dir_all(&doomed).map_err(|e| TsdbError::io(&doomed, e))
 }
 
+/// The first set of blocks (oldest first) whose time ranges overlap,
+/// directly or through each other; `None` when no two blocks overlap.
+fn first_overlapping_group(blocks: &[Arc<Block>]) -> Option<Vec<Arc<Block>>> {
+    let mut sorted: Vec<Arc<Block>> = blocks.to_vec();
+    sorted.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
+    let mut group: Vec<Arc<Block>> = Vec::new();
+    let mut group_end = i64::MIN;
+    for block in sorted {
+        if !group.is_empty() && block.meta().min_time < group_end {
+            group_end = group_end.max(block.meta().max_time);
+            group.push(block);
+            continue;
+        }
+        if group.len() >= 2 {
+            return Some(group);
+        }
+        group_end = block.meta().max_time;
+        group = vec![block];
+    }
+    (group.len() >= 2).then_some(group)
+}
+
 fn merge_sorted_samples(parts: Vec<Vec<(i64, f64)>>) -> Vec<(i64, f64)> {
     let mut merged: Vec<(i64, f64)> = parts.into_iter().flatten().collect();
     merged.sort_by_key(|s| s.0);
@@ -59,7 +81,14 @@ fn merge_sorted_samples(parts: Vec<Vec<(i64, f64)>>) -> Vec<(i64, f64)> {
 }
 
 impl Db {
-    fn reload_blocks(&self) -> Result<(), TsdbError> {
+    /// Re-reads the block directory, as Prometheus's `reloadBlocks` does on
+    /// every compaction cycle: block directories that appeared since (a
+    /// backfill by `promshard tsdb import` while the server runs) become
+    /// queryable, and blocks whose directory is gone are dropped. A
+    /// directory counts once its `meta.json` exists under a ULID name;
+    /// writers work in `<ulid>.tmp` and rename, so a half-written block is
+    /// never seen. A new block that does not load is logged and skipped.
+    pub(crate) fn reload_blocks(&self) -> Result<(), TsdbError> {
         let current = self.blocks.read().clone();
         let mut loaded = Vec::new();
         let entries = fs::read_dir(&self.dir).map_err(|e| TsdbError::io(&self.dir, e))?;
@@ -72,7 +101,16 @@ impl Db {
                 loaded.push(existing.clone());
                 continue;
             }
-            loaded.push(Arc::new(Block::open(&entry.path())?));
+            match Block::open(&entry.path()) {
+                Ok(block) => {
+                    tracing::info!(ulid = %name, min_time = block.meta().min_time,
+                        max_time = block.meta().max_time, "new block loaded");
+                    loaded.push(Arc::new(block));
+                }
+                Err(error) => {
+                    tracing::error!(block = %entry.path().display(), %error, "cannot load new block; skipping it");
+                }
+            }
         }
         loaded.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
         *self.blocks.write() = loaded;
@@ -115,9 +153,24 @@ impl Db {
     }
 
     fn write_head_block(&self, block_min: i64, block_max: i64) -> Result<(), TsdbError> {
+        if let Some(meta) = self.write_head_block_into(&self.dir, block_min, block_max)? {
+            tracing::info!(ulid = %meta.ulid, min_time = meta.min_time, max_time = meta.max_time,
+                series = meta.stats.num_series, samples = meta.stats.num_samples, "head cut into block");
+        }
+        self.reload_blocks()
+    }
+
+    /// Writes the head's samples in `[block_min, block_max)`, without the
+    /// deleted ones, as a block in `parent`; `None` when there were none.
+    pub(crate) fn write_head_block_into(
+        &self,
+        parent: &Path,
+        block_min: i64,
+        block_max: i64,
+    ) -> Result<Option<BlockMeta>, TsdbError> {
         let mut series = self.head.all_series();
         series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
-        let mut writer = BlockWriter::new(&self.dir, block_min, block_max, 1, Vec::new())?;
+        let mut writer = BlockWriter::new(parent, block_min, block_max, 1, Vec::new())?;
         for one in series {
             let handles = one.state.lock().chunks_in(block_min, block_max - 1);
             let mut samples = Vec::new();
@@ -133,16 +186,15 @@ impl Db {
                         .filter(|s| s.0 >= block_min && s.0 < block_max),
                 );
             }
+            if let Some(deleted) = self.head.deleted_intervals(one.series_ref) {
+                samples.retain(|s| !deleted.contains(s.0));
+            }
             if let Err(error) = writer.add_series(one.labels.clone(), &samples) {
                 writer.abort();
                 return Err(error);
             }
         }
-        if let Some(meta) = writer.finish()? {
-            tracing::info!(ulid = %meta.ulid, min_time = meta.min_time, max_time = meta.max_time,
-                series = meta.stats.num_series, samples = meta.stats.num_samples, "head cut into block");
-        }
-        self.reload_blocks()
+        writer.finish()
     }
 
     /// Checkpoints the closed WAL segments (keeping series still in the head
@@ -179,11 +231,25 @@ impl Db {
         Ok(())
     }
 
-    /// Compacts groups of blocks that fill a window of a larger range.
+    /// Compacts overlapping blocks into one (vertical compaction, which
+    /// Prometheus does by default), then groups of blocks that fill a
+    /// window of a larger range.
     pub(crate) fn compact_blocks(&self) -> Result<(), TsdbError> {
         let ranges = self.options.compaction_ranges();
         loop {
             let blocks = self.blocks.read().clone();
+            if let Some(overlapping) = first_overlapping_group(&blocks) {
+                self.metrics.compactions_triggered.inc();
+                self.metrics.vertical_compactions.inc();
+                match self.compact_group(&overlapping) {
+                    Ok(()) => self.metrics.compactions.inc(),
+                    Err(error) => {
+                        self.metrics.compactions_failed.inc();
+                        return Err(error);
+                    }
+                }
+                continue;
+            }
             let Some(newest_end) = blocks.iter().map(|b| b.meta().max_time).max() else {
                 return Ok(());
             };
@@ -219,20 +285,42 @@ impl Db {
     }
 
     fn compact_group(&self, group: &[Arc<Block>]) -> Result<(), TsdbError> {
-        let min_time = group.iter().map(|b| b.meta().min_time).min().unwrap_or(0);
-        let max_time = group.iter().map(|b| b.meta().max_time).max().unwrap_or(0);
         let level = group
             .iter()
             .map(|b| b.meta().compaction.level)
             .max()
             .unwrap_or(1)
             + 1;
+        let (meta, min_time, max_time) = self.rewrite_blocks(group, level)?;
+        tracing::info!(
+            ulid = meta.as_ref().map_or("", |m| m.ulid.as_str()),
+            compacted = group.len(),
+            min_time,
+            max_time,
+            "blocks compacted"
+        );
+        self.reload_blocks()
+    }
+
+    /// Writes the samples of `group`, merged and without deleted ones, as
+    /// one block of compaction level `level` spanning the group, then
+    /// deletes the group's directories. The caller reloads the blocks.
+    /// Returns the new block's meta (`None` when nothing was left) and its
+    /// range.
+    pub(crate) fn rewrite_blocks(
+        &self,
+        group: &[Arc<Block>],
+        level: u32,
+    ) -> Result<(Option<BlockMeta>, i64, i64), TsdbError> {
+        let min_time = group.iter().map(|b| b.meta().min_time).min().unwrap_or(0);
+        let max_time = group.iter().map(|b| b.meta().max_time).max().unwrap_or(0);
         let mut sources: Vec<String> = group
             .iter()
             .flat_map(|b| b.meta().compaction.sources.iter().cloned())
             .collect();
         sources.sort();
         sources.dedup();
+        let tombstones: Vec<_> = group.iter().map(|b| b.tombstones()).collect();
         let mut writer = BlockWriter::new(&self.dir, min_time, max_time, level, sources)?;
         let mut positions = vec![0usize; group.len()];
         loop {
@@ -244,20 +332,28 @@ impl Db {
                 .min();
             let Some(labels) = smallest else { break };
             let mut parts = Vec::new();
-            for (block, position) in group.iter().zip(positions.iter_mut()) {
+            for ((block, position), block_tombstones) in
+                group.iter().zip(positions.iter_mut()).zip(&tombstones)
+            {
                 let Some(series) = block.series().get(*position) else {
                     continue;
                 };
                 if series.labels != labels {
                     continue;
                 }
+                let deleted = block_tombstones.get(*position as u64);
                 *position += 1;
                 for handle in series.chunks.iter() {
                     let loaded = handle
                         .load()
                         .and_then(|(encoding, bytes)| decode_all(encoding, &bytes));
                     match loaded {
-                        Ok(samples) => parts.push(samples),
+                        Ok(mut samples) => {
+                            if let Some(deleted) = deleted {
+                                samples.retain(|s| !deleted.contains(s.0));
+                            }
+                            parts.push(samples)
+                        }
                         Err(error) => {
                             writer.abort();
                             return Err(TsdbError::corruption(block.dir(), error.to_string()));
@@ -274,14 +370,7 @@ impl Db {
         for block in group {
             delete_block_dir(block.dir())?;
         }
-        tracing::info!(
-            ulid = meta.as_ref().map_or("", |m| m.ulid.as_str()),
-            compacted = group.len(),
-            min_time,
-            max_time,
-            "blocks compacted"
-        );
-        self.reload_blocks()
+        Ok((meta, min_time, max_time))
     }
 
     /// Deletes blocks beyond the retention time and, oldest first, blocks

@@ -96,7 +96,7 @@ pub struct Db {
     lock: Mutex<Option<DirectoryLock>>,
     pub(crate) wal_holds: Mutex<HashMap<String, u32>>,
     pub(crate) maintenance: Mutex<()>,
-    closed: AtomicBool,
+    pub(crate) closed: AtomicBool,
 }
 
 impl Db {
@@ -231,15 +231,23 @@ impl Db {
             .set(self.wal.size_bytes() as i64);
     }
 
-    /// One maintenance pass: cut the head into a block when it spans 1.5×
-    /// the block range, truncate the head and the WAL (checkpoint), compact
-    /// blocks, apply retention. Called every minute from a background
-    /// thread; concurrent calls run one after the other.
+    /// One maintenance pass: pick up block directories that appeared (a
+    /// backfill while running), cut the head into a block when it spans
+    /// 1.5× the block range, truncate the head and the WAL (checkpoint),
+    /// compact overlapping blocks and then blocks that fill a larger range,
+    /// apply retention. Called every minute (Prometheus's block reload
+    /// interval) from a background thread; concurrent calls run one after
+    /// the other.
     pub fn run_maintenance(self: &Arc<Self>) -> Result<(), TsdbError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(TsdbError::Closed);
         }
         let _maintenance = self.maintenance.lock();
+        self.metrics.reloads.inc();
+        if let Err(error) = self.reload_blocks() {
+            self.metrics.reloads_failures.inc();
+            return Err(error);
+        }
         self.compact_head()?;
         self.compact_blocks()?;
         self.apply_retention()?;

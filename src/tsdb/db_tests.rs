@@ -478,3 +478,233 @@ fn samples_logged_before_their_series_record_survive_replay() {
     );
     assert_eq!(read_all(&*db, &name_is("dropped"))[0].1, vec![(2, 2.0)]);
 }
+
+fn write_openmetrics(path: &std::path::Path, name: &str, from_seconds: i64, count: i64) {
+    let mut text = format!("# TYPE {name} gauge\n");
+    for step in 0..count {
+        let t = from_seconds + step;
+        text.push_str(&format!("{name}{{job=\"backfill\"}} {step} {t}\n"));
+    }
+    text.push_str("# EOF\n");
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn blocks_imported_while_running_are_picked_up_and_overlaps_compacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = DbOptions {
+        block_range_ms: 10_000,
+        ..DbOptions::default()
+    };
+    let db = open_db(dir.path(), options);
+    ingest(&db, 100_000, 101_000, 100);
+    let input = dir.path().join("input.om");
+    write_openmetrics(&input, "old", 0, 20);
+    let mut progress = Vec::new();
+    super::cli::import_openmetrics(&input, dir.path(), 10_000, &mut progress).unwrap();
+    assert!(
+        read_all(&*db, &name_is("old")).is_empty(),
+        "not yet reloaded"
+    );
+    // A half-written block (no rename yet) must be ignored, not fail.
+    std::fs::create_dir_all(dir.path().join("01ARZ3NDEKTSV4RRFFQ69G5FAV.tmp/chunks")).unwrap();
+    db.run_maintenance().unwrap();
+    let old = read_all(&*db, &name_is("old"));
+    assert_eq!(old.len(), 1);
+    assert_eq!(old[0].1.len(), 20);
+    assert_eq!(db.blocks().len(), 2, "two aligned 10s blocks");
+
+    // A second import overlapping the first: vertical compaction merges
+    // them; the data of both stays visible.
+    write_openmetrics(&input, "other", 5, 10);
+    super::cli::import_openmetrics(&input, dir.path(), 10_000, &mut progress).unwrap();
+    db.run_maintenance().unwrap();
+    let blocks = db.blocks();
+    let ranges: Vec<(i64, i64)> = blocks
+        .iter()
+        .map(|b| (b.meta().min_time, b.meta().max_time))
+        .collect();
+    assert!(
+        ranges.windows(2).all(|w| w[0].1 <= w[1].0),
+        "no overlap left: {ranges:?}"
+    );
+    assert_eq!(read_all(&*db, &name_is("old"))[0].1.len(), 20);
+    assert_eq!(read_all(&*db, &name_is("other"))[0].1.len(), 10);
+    assert_eq!(read_all(&*db, &name_is("m")).len(), 3, "head untouched");
+}
+
+fn job_is(job: &str) -> Vec<Matcher> {
+    vec![Matcher::equal("__name__", "m"), Matcher::equal("job", job)]
+}
+
+fn times(db: &Db, matchers: &[Matcher]) -> Vec<i64> {
+    read_all(db, matchers)
+        .into_iter()
+        .flat_map(|(_, samples)| samples.into_iter().map(|s| s.0))
+        .collect()
+}
+
+#[test]
+fn deleted_ranges_are_hidden_in_head_and_blocks_and_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_db(dir.path(), small_options());
+    ingest(&db, 0, 2400, 100);
+    db.run_maintenance().unwrap();
+    assert_eq!(
+        db.blocks().len(),
+        1,
+        "[0,1000) in a block, the rest in the head"
+    );
+
+    // A range across the block and the head, one series only.
+    let report = db.delete_series(500, 1500, &job_is("j1")).unwrap();
+    assert_eq!((report.block_series, report.head_series), (1, 1));
+    let expected: Vec<i64> = (0..24)
+        .map(|i| i * 100)
+        .filter(|t| !(500..=1500).contains(t))
+        .collect();
+    assert_eq!(times(&db, &job_is("j1")), expected);
+    assert_eq!(
+        times(&db, &job_is("j0")).len(),
+        24,
+        "other series untouched"
+    );
+    let block_dir = dir.path().join(db.blocks()[0].meta().ulid.as_str());
+    assert!(block_dir.join("tombstones").exists());
+    let meta = super::block::BlockMeta::read(&block_dir).unwrap();
+    assert_eq!(meta.stats.num_tombstones, 1, "meta.json counts them");
+
+    // A whole series deleted disappears from select.
+    db.delete_series(i64::MIN, i64::MAX, &job_is("j2")).unwrap();
+    assert!(read_all(&*db, &job_is("j2")).is_empty());
+    // Restricted query windows inside the deleted range see nothing either.
+    let querier = db.querier(600, 1400).unwrap();
+    let mut set = querier.select(false, None, &job_is("j1"));
+    assert!(
+        set.next().is_none(),
+        "no series whose window is all deleted"
+    );
+
+    // Reopen: the block's file and the WAL's tombstones record restore it.
+    db.close().unwrap();
+    drop(db);
+    let db = open_db(dir.path(), small_options());
+    assert_eq!(times(&db, &job_is("j1")), expected);
+    assert!(read_all(&*db, &job_is("j2")).is_empty());
+}
+
+#[test]
+fn head_cut_compaction_and_clean_tombstones_drop_deleted_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = DbOptions {
+        block_range_ms: 1000,
+        max_block_duration_ms: Some(3000),
+        retention_time: Duration::from_secs(3600),
+        ..DbOptions::default()
+    };
+    let db = open_db(dir.path(), options);
+    ingest(&db, 0, 1500, 100);
+    // Deleted in the head, before the head is cut: the cut block lacks them.
+    db.delete_series(200, 300, &job_is("j0")).unwrap();
+    ingest(&db, 1500, 2600, 100);
+    db.run_maintenance().unwrap();
+    let first_block = db.blocks()[0].clone();
+    assert_eq!(
+        first_block.meta().stats.num_samples,
+        28,
+        "30 less 2 deleted"
+    );
+    assert!(first_block.tombstones().is_empty());
+
+    // Deleted in a block: clean_tombstones rewrites it without them.
+    db.delete_series(0, 100, &job_is("j1")).unwrap();
+    assert_eq!(db.clean_tombstones().unwrap(), 1);
+    let rewritten = db.blocks()[0].clone();
+    assert_ne!(rewritten.meta().ulid, first_block.meta().ulid);
+    assert_eq!(rewritten.meta().stats.num_samples, 26);
+    assert!(rewritten.tombstones().is_empty());
+    assert!(!first_block.dir().exists());
+    assert_eq!(times(&db, &job_is("j1"))[..2], [200, 300]);
+    assert_eq!(db.clean_tombstones().unwrap(), 0, "nothing left to clean");
+
+    // Deleted in a block that compaction merges: the merged block lacks them.
+    db.delete_series(0, 0, &job_is("j2")).unwrap();
+    ingest(&db, 2600, 4600, 100);
+    db.run_maintenance().unwrap();
+    let merged = db.blocks()[0].clone();
+    assert_eq!((merged.meta().min_time, merged.meta().max_time), (0, 3000));
+    assert!(merged.tombstones().is_empty());
+    let j2 = times(&db, &job_is("j2"));
+    assert_eq!(j2[0], 100, "sample at 0 gone for good");
+    assert_eq!(
+        merged.meta().stats.num_samples,
+        90 - 2 - 2 - 1,
+        "3 series x 30 samples less the deleted ones"
+    );
+}
+
+#[test]
+fn a_snapshot_opens_as_a_database_with_the_same_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_db(dir.path(), small_options());
+    ingest(&db, 0, 2400, 100);
+    db.run_maintenance().unwrap();
+    db.delete_series(0, 200, &job_is("j0")).unwrap();
+    db.delete_series(2000, 2100, &job_is("j1")).unwrap();
+    let before = read_all(&*db, &[]);
+
+    let with_head = db.new_snapshot_dir();
+    let name = with_head.file_name().unwrap().to_string_lossy().to_string();
+    assert_eq!(name.len(), 16 + 1 + 16, "{name}");
+    assert!(
+        name.as_bytes()[8] == b'T' && name.as_bytes()[15] == b'Z',
+        "{name}"
+    );
+    db.snapshot(&with_head, false).unwrap();
+    let without_head = dir.path().join("snapshots").join("no-head");
+    db.snapshot(&without_head, true).unwrap();
+    assert!(
+        db.snapshot(&without_head, true).is_err(),
+        "never overwrites"
+    );
+
+    let copy = open_db(&with_head, small_options());
+    assert_eq!(read_all(&*copy, &[]), before);
+    let blocks_only = open_db(&without_head, small_options());
+    let latest = times(&blocks_only, &job_is("j2"));
+    assert_eq!(latest.last(), Some(&900), "only the block [0,1000)");
+    // The original is unaffected by the snapshot's copies.
+    assert_eq!(read_all(&*db, &[]), before);
+}
+
+#[test]
+fn wal_tombstones_are_replayed_and_kept_by_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = DbOptions {
+        wal_segment_size: 4096,
+        ..small_options()
+    };
+    let db = open_db(dir.path(), options.clone());
+    ingest(&db, 0, 1200, 10);
+    // One range that the head cut writes into a block, one that stays in
+    // the head after the cut.
+    db.delete_series(100, 199, &job_is("j0")).unwrap();
+    db.delete_series(1100, 1199, &job_is("j0")).unwrap();
+    ingest(&db, 1200, 1600, 10);
+    // The head cut checkpoints the segments holding the tombstones records.
+    db.run_maintenance().unwrap();
+    assert!(
+        std::fs::read_dir(dir.path().join("wal"))
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("checkpoint.")),
+        "a checkpoint was written"
+    );
+    let expected = times(&db, &job_is("j0"));
+    assert!(!expected.contains(&150) && !expected.contains(&1150));
+    assert!(expected.contains(&1200));
+    db.close().unwrap();
+    drop(db);
+    let db = open_db(dir.path(), options);
+    assert_eq!(times(&db, &job_is("j0")), expected);
+}

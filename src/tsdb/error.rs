@@ -36,6 +36,9 @@ pub enum TsdbError {
     /// The write-ahead log failed.
     #[error(transparent)]
     Wal(#[from] crate::tsdb::wal::WalError),
+    /// A tombstones file could not be read or written.
+    #[error(transparent)]
+    Tombstones(#[from] crate::tsdb::tombstones::TombstoneError),
     /// The database was closed.
     #[error("tsdb is closed")]
     Closed,

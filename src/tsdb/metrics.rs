@@ -25,6 +25,9 @@ pub(crate) struct TsdbMetrics {
     pub compactions: IntCounter,
     pub compactions_failed: IntCounter,
     pub compactions_triggered: IntCounter,
+    pub vertical_compactions: IntCounter,
+    pub reloads: IntCounter,
+    pub reloads_failures: IntCounter,
     pub data_replay_duration_seconds: Gauge,
     pub blocks_loaded: IntGauge,
     pub storage_blocks_bytes: IntGauge,
@@ -159,6 +162,21 @@ impl TsdbMetrics {
                 registry,
                 "prometheus_tsdb_compactions_triggered_total",
                 "Total number of triggered compactions for the partition.",
+            )?,
+            vertical_compactions: counter(
+                registry,
+                "prometheus_tsdb_vertical_compactions_total",
+                "Total number of compactions done on overlapping blocks.",
+            )?,
+            reloads: counter(
+                registry,
+                "prometheus_tsdb_reloads_total",
+                "Number of times the database reloaded block data from disk.",
+            )?,
+            reloads_failures: counter(
+                registry,
+                "prometheus_tsdb_reloads_failures_total",
+                "Number of times the database failed to reloadBlocks block data from disk.",
             )?,
             data_replay_duration_seconds: register(registry, replay)?,
             blocks_loaded: gauge(

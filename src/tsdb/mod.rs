@@ -4,6 +4,7 @@
 //! [`Db`] implements [`crate::storage::Appendable`] and
 //! [`crate::storage::Queryable`]; nothing above `storage` sees this module.
 
+mod admin;
 pub mod block;
 pub mod chunkenc;
 pub mod chunks;
@@ -17,8 +18,10 @@ mod lock;
 mod metrics;
 mod querier;
 mod replay;
+pub mod tombstones;
 pub mod wal;
 
+pub use admin::DeleteReport;
 pub use db::{Db, DbOptions};
 pub use error::TsdbError;
 pub use head::{HeadStats, LabelCount, TsdbStats};

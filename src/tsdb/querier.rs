@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::block::Block;
 use super::chunks::{ChunkHandle, ChunkSeriesIterator};
 use super::head::Head;
+use super::tombstones::{DeletedSkippingIterator, Intervals};
 use crate::model::{Labels, Matcher};
 use crate::storage::merge::merge_series_sets;
 use crate::storage::{
@@ -18,6 +19,7 @@ pub struct ChunkSeries {
     chunks: Arc<[ChunkHandle]>,
     min_time: i64,
     max_time: i64,
+    deleted: Option<Arc<Intervals>>,
 }
 
 impl ChunkSeries {
@@ -28,8 +30,33 @@ impl ChunkSeries {
             chunks: chunks.into(),
             min_time,
             max_time,
+            deleted: None,
         }
     }
+
+    /// The same series with the samples in `deleted` hidden.
+    pub fn with_deleted(mut self, deleted: Option<Arc<Intervals>>) -> Self {
+        self.deleted = deleted.filter(|d| !d.is_empty());
+        self
+    }
+}
+
+/// Drops the chunks whose part inside `[min_time, max_time]` is entirely
+/// deleted, so that a series whose samples are all deleted is not selected
+/// at all (as Prometheus does).
+pub(crate) fn drop_deleted_chunks(
+    chunks: &mut Vec<ChunkHandle>,
+    deleted: Option<&Intervals>,
+    min_time: i64,
+    max_time: i64,
+) {
+    let Some(deleted) = deleted else { return };
+    chunks.retain(|chunk| {
+        !deleted.covers(
+            chunk.min_time().max(min_time),
+            chunk.max_time().min(max_time),
+        )
+    });
 }
 
 impl Series for ChunkSeries {
@@ -38,11 +65,15 @@ impl Series for ChunkSeries {
     }
 
     fn iter(&self) -> Box<dyn SampleIterator> {
-        Box::new(ChunkSeriesIterator::new(
+        let chunks = Box::new(ChunkSeriesIterator::new(
             self.chunks.clone(),
             self.min_time,
             self.max_time,
-        ))
+        ));
+        match &self.deleted {
+            Some(deleted) => Box::new(DeletedSkippingIterator::new(chunks, deleted.clone())),
+            None => chunks,
+        }
     }
 }
 
@@ -61,12 +92,15 @@ impl DbQuerier {
             .select(self.min_time, self.max_time, matchers)
             .into_iter()
             .map(|selected| {
-                Box::new(ChunkSeries::new(
-                    selected.labels,
-                    selected.chunks,
-                    self.min_time,
-                    self.max_time,
-                )) as Box<dyn Series>
+                Box::new(
+                    ChunkSeries::new(
+                        selected.labels,
+                        selected.chunks,
+                        self.min_time,
+                        self.max_time,
+                    )
+                    .with_deleted(selected.deleted),
+                ) as Box<dyn Series>
             })
             .collect();
         Box::new(VecSeriesSet::new(series))

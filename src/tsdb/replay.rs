@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use super::TsdbError;
 use super::head::{Head, MemSeries};
-use super::wal::records::{self, SAMPLES_RECORD, SERIES_RECORD};
+use super::wal::records::{self, SAMPLES_RECORD, SERIES_RECORD, TOMBSTONES_RECORD};
 use super::wal::{
     self, SegmentEnd, WalError, last_checkpoint, list_segments, read_segment_records, segment_path,
 };
@@ -27,6 +27,8 @@ pub struct ReplayReport {
     pub repaired: bool,
     /// Samples dropped (unknown series, out of order, older than blocks).
     pub skipped_samples: u64,
+    /// Deleted intervals restored from tombstones records.
+    pub tombstones: u64,
 }
 
 /// Applies records to the head, with a dense reference table so that the
@@ -139,6 +141,26 @@ impl Applier<'_> {
                 if result.is_err() {
                     tracing::warn!("skipping undecodable samples record during wal replay");
                 }
+            }
+            TOMBSTONES_RECORD => {
+                let Ok(records::Record::Tombstones(stones)) = records::decode(record) else {
+                    tracing::warn!("skipping undecodable tombstones record during wal replay");
+                    return;
+                };
+                // A series record replayed onto an existing series with
+                // the same labels answers with that series' reference.
+                let stones: Vec<(u64, i64, i64)> = stones
+                    .into_iter()
+                    .filter_map(|(series_ref, min_time, max_time)| {
+                        let series = match self.by_ref.get(series_ref as usize) {
+                            Some(Some(series)) => series.clone(),
+                            _ => self.head.series_by_ref(series_ref)?,
+                        };
+                        Some((series.series_ref, min_time, max_time))
+                    })
+                    .collect();
+                self.report.tombstones += stones.len() as u64;
+                self.head.add_tombstones(&stones);
             }
             _ => {}
         }

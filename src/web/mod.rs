@@ -5,6 +5,7 @@
 //! Handlers here only read: reload and quit are requests that `main`
 //! carries out through [`Lifecycle`].
 
+pub mod admin_api;
 pub mod alertmanager_api;
 pub mod auth;
 pub mod cluster_api;

@@ -16,6 +16,14 @@ pub struct BlockStats {
     pub num_series: u64,
     /// Number of chunks.
     pub num_chunks: u64,
+    /// Number of deleted intervals in the block's `tombstones` file
+    /// (written only when not zero).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub num_tombstones: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// How a block was made.
@@ -60,6 +68,18 @@ impl BlockMeta {
         let bytes = serde_json::to_vec_pretty(self)
             .map_err(|e| TsdbError::InvalidArgument(format!("encoding meta.json: {e}")))?;
         write_synced(&path, &bytes)
+    }
+
+    /// Replaces `dir/meta.json` of an existing block through a temporary
+    /// file and a rename: a crash leaves the old or the new file, and a
+    /// hard-linked copy (a snapshot) keeps the old one.
+    pub fn replace(&self, dir: &Path) -> Result<(), TsdbError> {
+        let path = dir.join("meta.json");
+        let temporary = dir.join("meta.json.tmp");
+        let bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| TsdbError::InvalidArgument(format!("encoding meta.json: {e}")))?;
+        write_synced(&temporary, &bytes)?;
+        std::fs::rename(&temporary, &path).map_err(|e| TsdbError::io(&path, e))
     }
 }
 

@@ -9,6 +9,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use parking_lot::RwLock;
+
 pub use index_file::{INDEX_MAGIC, IndexSeries, decode_index, encode_index};
 pub use meta::{BlockCompaction, BlockMeta, BlockStats, new_ulid};
 pub use writer::{BlockWriter, SEALED_CHUNK_MAX_SAMPLES};
@@ -16,7 +18,8 @@ pub use writer::{BlockWriter, SEALED_CHUNK_MAX_SAMPLES};
 use super::TsdbError;
 use super::chunks::ChunkHandle;
 use super::index::{MemPostings, postings_for_matchers};
-use super::querier::ChunkSeries;
+use super::querier::{ChunkSeries, drop_deleted_chunks};
+use super::tombstones::{Interval, Intervals, Tombstones};
 use crate::model::{Labels, Matcher};
 use crate::storage::{Series, SeriesSet, VecSeriesSet};
 
@@ -38,6 +41,9 @@ pub struct Block {
     series: Vec<BlockSeries>,
     postings: MemPostings,
     size_bytes: u64,
+    /// Deleted ranges by series position; replaced as a whole when a
+    /// deletion rewrites the `tombstones` file.
+    tombstones: RwLock<Arc<Tombstones>>,
 }
 
 impl Block {
@@ -83,12 +89,14 @@ impl Block {
             });
         }
         let size_bytes = super::wal::directory_size(dir);
+        let tombstones = Tombstones::read_file(dir)?;
         Ok(Block {
             dir: dir.to_path_buf(),
             meta,
             series,
             postings,
             size_bytes,
+            tombstones: RwLock::new(Arc::new(tombstones)),
         })
     }
 
@@ -135,24 +143,86 @@ impl Block {
             })
     }
 
+    /// The block's tombstones (deleted ranges by series position).
+    pub fn tombstones(&self) -> Arc<Tombstones> {
+        self.tombstones.read().clone()
+    }
+
+    /// The deleted ranges of the series at `position`, if any.
+    pub fn deleted_intervals(&self, position: usize) -> Option<Intervals> {
+        self.tombstones.read().get(position as u64).cloned()
+    }
+
+    /// Marks `[min_time, max_time]` deleted in the series matching
+    /// `matchers` that hold samples in the range (each interval clamped to
+    /// the series' samples), rewriting the `tombstones` file. Returns the
+    /// number of series touched. Callers serialise deletions of one block.
+    pub fn delete(
+        &self,
+        min_time: i64,
+        max_time: i64,
+        matchers: &[Matcher],
+    ) -> Result<usize, TsdbError> {
+        let mut updated = Tombstones::clone(&self.tombstones());
+        let mut touched = 0;
+        for position in postings_for_matchers(&self.postings, matchers) {
+            let Some(series) = self.series.get(position as usize) else {
+                continue;
+            };
+            let (Some(first), Some(last)) = (series.chunks.first(), series.chunks.last()) else {
+                continue;
+            };
+            if !series
+                .chunks
+                .iter()
+                .any(|c| c.max_time() >= min_time && c.min_time() <= max_time)
+            {
+                continue;
+            }
+            updated.add(
+                position,
+                Interval {
+                    min_time: min_time.max(first.min_time()),
+                    max_time: max_time.min(last.max_time()),
+                },
+            );
+            touched += 1;
+        }
+        if touched > 0 {
+            updated.write_file(&self.dir)?;
+            let mut meta = self.meta.clone();
+            meta.stats.num_tombstones = updated.total();
+            meta.replace(&self.dir)?;
+            *self.tombstones.write() = Arc::new(updated);
+        }
+        Ok(touched)
+    }
+
     /// The series matching `matchers` with samples in the window, in label
-    /// order.
+    /// order; deleted samples are hidden and series left without samples
+    /// are not selected.
     pub fn select(&self, min_time: i64, max_time: i64, matchers: &[Matcher]) -> Box<dyn SeriesSet> {
-        let series: Vec<Box<dyn Series>> = self
-            .matching(min_time, max_time, matchers)
-            .map(|series| {
-                let chunks: Vec<ChunkHandle> = series
+        let tombstones = self.tombstones();
+        let positions = postings_for_matchers(&self.postings, matchers);
+        let series: Vec<Box<dyn Series>> = positions
+            .into_iter()
+            .filter_map(|position| {
+                let series = self.series.get(position as usize)?;
+                let mut chunks: Vec<ChunkHandle> = series
                     .chunks
                     .iter()
                     .filter(|c| c.max_time() >= min_time && c.min_time() <= max_time)
                     .cloned()
                     .collect();
-                Box::new(ChunkSeries::new(
-                    series.labels.clone(),
-                    chunks,
-                    min_time,
-                    max_time,
-                )) as Box<dyn Series>
+                let deleted = tombstones.get(position);
+                drop_deleted_chunks(&mut chunks, deleted, min_time, max_time);
+                if chunks.is_empty() {
+                    return None;
+                }
+                Some(Box::new(
+                    ChunkSeries::new(series.labels.clone(), chunks, min_time, max_time)
+                        .with_deleted(deleted.cloned().map(Arc::new)),
+                ) as Box<dyn Series>)
             })
             .collect();
         Box::new(VecSeriesSet::new(series))

@@ -25,6 +25,8 @@ pub use stats::{HeadStats, LabelCount, TsdbStats};
 use super::chunks::ChunkHandle;
 use super::index::{MemPostings, postings_for_matchers};
 use super::metrics::TsdbMetrics;
+use super::querier::drop_deleted_chunks;
+use super::tombstones::{Interval, Intervals, Tombstones};
 use crate::model::{Labels, Matcher};
 
 const STRIPES: usize = 512;
@@ -63,6 +65,8 @@ pub struct Head {
     /// No sample older than this is accepted (the end of the newest block).
     min_valid_time: AtomicI64,
     num_series: AtomicI64,
+    /// Deleted ranges of head series, by series reference.
+    tombstones: RwLock<Tombstones>,
     pub(crate) metrics: TsdbMetrics,
 }
 
@@ -73,6 +77,8 @@ pub struct SelectedSeries {
     pub labels: Labels,
     /// Chunks overlapping the window, in time order.
     pub chunks: Vec<ChunkHandle>,
+    /// The series' deleted ranges, if it has any.
+    pub deleted: Option<Arc<Intervals>>,
 }
 
 impl Head {
@@ -88,6 +94,7 @@ impl Head {
             max_time: AtomicI64::new(i64::MIN),
             min_valid_time: AtomicI64::new(i64::MIN),
             num_series: AtomicI64::new(0),
+            tombstones: RwLock::new(Tombstones::default()),
             metrics,
         }
     }
@@ -239,19 +246,69 @@ impl Head {
         matchers: &[Matcher],
     ) -> Vec<SelectedSeries> {
         let refs = postings_for_matchers(&self.postings.read(), matchers);
+        let tombstones = self.tombstones.read();
         let mut selected: Vec<SelectedSeries> = refs
             .into_iter()
             .filter_map(|series_ref| self.series_by_ref(series_ref))
             .filter_map(|series| {
-                let chunks = series.state.lock().chunks_in(min_time, max_time);
+                let mut chunks = series.state.lock().chunks_in(min_time, max_time);
+                let deleted = tombstones.get(series.series_ref);
+                drop_deleted_chunks(&mut chunks, deleted, min_time, max_time);
                 (!chunks.is_empty()).then(|| SelectedSeries {
                     labels: series.labels.clone(),
                     chunks,
+                    deleted: deleted.cloned().map(Arc::new),
                 })
             })
             .collect();
+        drop(tombstones);
         selected.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         selected
+    }
+
+    /// The tombstones to write for deleting `[min_time, max_time]` from
+    /// the series matching `matchers`: (series reference, first, last
+    /// deleted time), clamped to the samples the series holds, for the
+    /// series that hold samples in the range.
+    pub(crate) fn deletion_stones(
+        &self,
+        min_time: i64,
+        max_time: i64,
+        matchers: &[Matcher],
+    ) -> Vec<(u64, i64, i64)> {
+        let refs = postings_for_matchers(&self.postings.read(), matchers);
+        refs.into_iter()
+            .filter_map(|series_ref| self.series_by_ref(series_ref))
+            .filter_map(|series| {
+                let state = series.state.lock();
+                let first = state
+                    .sealed
+                    .first()
+                    .map(|c| c.min_time)
+                    .or_else(|| state.open.as_ref().map(|o| o.min_time()))?;
+                let holds_samples_in_range = state.last_time >= min_time && first <= max_time;
+                holds_samples_in_range.then(|| {
+                    (
+                        series.series_ref,
+                        min_time.max(first),
+                        max_time.min(state.last_time),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Records deleted ranges (from a delete request or WAL replay).
+    pub(crate) fn add_tombstones(&self, stones: &[(u64, i64, i64)]) {
+        let mut tombstones = self.tombstones.write();
+        for &(series_ref, min_time, max_time) in stones {
+            tombstones.add(series_ref, Interval { min_time, max_time });
+        }
+    }
+
+    /// The deleted ranges of a head series, if any.
+    pub fn deleted_intervals(&self, series_ref: u64) -> Option<Intervals> {
+        self.tombstones.read().get(series_ref).cloned()
     }
 
     /// Labels of the series matching `matchers` that have samples in the
@@ -355,6 +412,9 @@ impl Head {
             self.metrics.head_series_removed.inc();
         }
         self.metrics.head_chunks.sub(removed_chunks as i64);
+        self.tombstones
+            .write()
+            .retain(min_time, |series_ref| self.contains(series_ref));
         let new_min_time = new_min_time.max(min_time);
         self.min_time.store(
             if self.num_series() == 0 && new_min_time == i64::MAX {
