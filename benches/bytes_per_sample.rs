@@ -130,10 +130,15 @@ fn main() -> anyhow::Result<()> {
     labelled.sort_by(|a, b| a.0.cmp(&b.0));
     let span_hours = span_ms.div_euclid(HOUR_MS) + 1;
     let mut speeds = String::new();
+    // 2 h blocks as cut from the head, then each compacted range until one
+    // block range holds the whole data set (a recording shorter than a
+    // range is compacted into one block of it, as the TSDB would).
+    let mut previous_range_hours = 0;
     for range_hours in [2i64, 6, 18, 54] {
-        if range_hours > 2 && range_hours > span_hours {
+        if previous_range_hours >= span_hours {
             break;
         }
+        previous_range_hours = range_hours;
         let started = Instant::now();
         let written = write_blocks(&labelled, range_hours * HOUR_MS)?;
         let write_seconds = started.elapsed().as_secs_f64();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::TsdbError;
 use super::block::{Block, BlockWriter};
-use super::compact::load_blocks;
+use super::compact::{Leftovers, load_blocks};
 use super::head::Head;
 use super::metrics::TsdbMetrics;
 use super::querier::DbQuerier;
@@ -55,7 +55,7 @@ fn open_read_only(dir: &Path) -> Result<(Arc<Head>, Vec<Arc<Block>>), TsdbError>
         )));
     }
     let metrics = TsdbMetrics::register(&prometheus::Registry::new())?;
-    let blocks = load_blocks(dir)?;
+    let blocks = load_blocks(dir, Leftovers::Keep)?;
     let head = Arc::new(Head::new(i64::MAX / 4, metrics));
     if let Some(newest) = blocks.iter().map(|b| b.meta().max_time).max() {
         head.set_min_valid_time(newest);
@@ -122,7 +122,7 @@ fn format_time(millis: i64) -> String {
 /// Writes a table of the blocks in `dir`, oldest first, as `promtool tsdb
 /// list` does. Returns the number of blocks.
 pub fn list(dir: &Path, out: &mut dyn Write) -> Result<usize, TsdbError> {
-    let blocks = load_blocks(dir)?;
+    let blocks = load_blocks(dir, Leftovers::Keep)?;
     writeln!(
         out,
         "BLOCK ULID\tMIN TIME\tMAX TIME\tDURATION\tNUM SAMPLES\tNUM CHUNKS\tNUM SERIES\tSIZE"
@@ -358,8 +358,13 @@ mod tests {
         expected.sort();
         assert_eq!(dumped, expected);
 
+        // A block another process is writing right now is not touched by
+        // the read-only tools.
+        let in_progress = data.join("01JBLOCKBEINGWRITTEN000000.tmp");
+        std::fs::create_dir_all(&in_progress).unwrap();
         let mut listing = Vec::new();
         assert_eq!(list(&data, &mut listing).unwrap(), report.blocks);
+        assert!(in_progress.is_dir(), "list removed a block being written");
         assert!(
             String::from_utf8(listing)
                 .unwrap()

@@ -16,15 +16,29 @@ fn looks_like_ulid(name: &str) -> bool {
     name.len() == 26 && name.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// What [`load_blocks`] does with `*.tmp` and `*.tmp-for-deletion`
+/// directories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Leftovers {
+    /// Remove them: the owner of the directory (holding its lock) at start,
+    /// when they can only be leftovers of interrupted writes and deletions.
+    Remove,
+    /// Leave them: read-only tools, which may run beside a server or an
+    /// import that is writing one of them right now.
+    Keep,
+}
+
 /// Loads every block directory under `dir` (oldest first), removing
-/// leftovers of interrupted writes and deletions.
-pub(crate) fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>, TsdbError> {
+/// leftovers of interrupted writes and deletions when `leftovers` says so.
+pub(crate) fn load_blocks(dir: &Path, leftovers: Leftovers) -> Result<Vec<Arc<Block>>, TsdbError> {
     let mut blocks = Vec::new();
     let entries = fs::read_dir(dir).map_err(|e| TsdbError::io(dir, e))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
         let path = entry.path();
-        if name.ends_with(".tmp") || name.ends_with(".tmp-for-deletion") {
+        if leftovers == Leftovers::Remove
+            && (name.ends_with(".tmp") || name.ends_with(".tmp-for-deletion"))
+        {
             tracing::info!(dir = %path.display(), "removing leftover temporary block directory");
             let _ = fs::remove_dir_all(&path);
             continue;

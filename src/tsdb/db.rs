@@ -121,7 +121,7 @@ impl Db {
         };
         let metrics = TsdbMetrics::register(registry)?;
         let head = Arc::new(Head::new(options.block_range_ms, metrics.clone()));
-        let blocks = super::compact::load_blocks(dir)?;
+        let blocks = super::compact::load_blocks(dir, super::compact::Leftovers::Remove)?;
         if let Some(newest) = blocks.iter().map(|b| b.meta().max_time).max() {
             head.set_min_valid_time(newest);
         }
