@@ -28,8 +28,19 @@
 //!   and total bytes. Its chunks are also decoded with promshard's XOR
 //!   iterator as a compatibility check.
 //!
+//! - VictoriaMetrics: the same samples imported into a real
+//!   VictoriaMetrics (Debian's /usr/bin/victoria-metrics, skipped if
+//!   missing), flushed and merged: the bytes of its data parts, and with
+//!   its indexdb, per sample it kept (it drops NaNs; not lossless).
+//!
+//! `-- --input FILE` measures a recorded data set instead of the generated
+//! one: OpenMetrics with a timestamp on every sample, gzip-compressed if
+//! the name ends in `.gz`. `benches/data/node-host-recording.om.gz` is one
+//! (see `benches/data/README.md`).
+//!
 //! With `--breakdown` it also prints where the value bytes of 2 h chunks go,
-//! per metric family; `--skip-promtool` leaves Prometheus out.
+//! per metric family; `--skip-promtool` leaves Prometheus out and
+//! `--skip-victoria-metrics` VictoriaMetrics.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -49,6 +60,11 @@ use promshard::tsdb::chunkenc::{
 use promshard::tsdb::chunks::ChunkSeriesIterator;
 use promshard::tsdb::cli::read_openmetrics;
 
+#[path = "bytes_per_sample/recording.rs"]
+mod recording;
+#[path = "bytes_per_sample/victoria_metrics.rs"]
+mod victoria_metrics;
+
 const HOUR_MS: i64 = 3_600_000;
 const BLOCK_RANGE_MS: i64 = 2 * HOUR_MS;
 const XOR_SAMPLES_PER_CHUNK: usize = 120;
@@ -56,6 +72,19 @@ const XOR_SAMPLES_PER_CHUNK: usize = 120;
 fn main() -> anyhow::Result<()> {
     let mut config = DatasetConfig::default();
     let arguments: Vec<String> = std::env::args().collect();
+    let argument = |name: &str| {
+        arguments
+            .windows(2)
+            .find(|pair| pair[0] == name)
+            .map(|pair| pair[1].clone())
+    };
+    if let Some(base) = argument("--export-from") {
+        let seconds: u64 = argument("--export-seconds")
+            .unwrap_or_else(|| "86400".into())
+            .parse()?;
+        let output = argument("--output").unwrap_or_else(|| "recording.om.gz".into());
+        return recording::export(&base, seconds, Path::new(&output));
+    }
     for pair in arguments.windows(2) {
         match pair[0].as_str() {
             "--hosts" => config.hosts = pair[1].parse()?,
@@ -64,10 +93,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let breakdown = arguments.iter().any(|a| a == "--breakdown");
-    let input = arguments
-        .windows(2)
-        .find(|pair| pair[0] == "--input")
-        .map(|pair| pair[1].clone());
+    let input = argument("--input");
     let series = match &input {
         Some(path) => read_recording(Path::new(path))?,
         None => node_exporter_like(&config),
@@ -195,6 +221,29 @@ fn main() -> anyhow::Result<()> {
             );
         }
         None => println!("promtool not found: Prometheus figures skipped"),
+    }
+
+    if !arguments.iter().any(|a| a == "--skip-victoria-metrics") {
+        match victoria_metrics::victoria_metrics_bytes(&series) {
+            Ok(Some(figures)) if figures.rows > 0 => {
+                let per_row = |bytes: u64| bytes as f64 / figures.rows as f64;
+                rows.push((
+                    "VictoriaMetrics 1.79, data parts (per sample kept)".into(),
+                    per_row(figures.storage_bytes),
+                ));
+                rows.push((
+                    "VictoriaMetrics 1.79, data parts + indexdb".into(),
+                    per_row(figures.storage_bytes + figures.index_bytes),
+                ));
+                println!(
+                    "victoria-metrics kept {} of {} samples (it drops NaNs, staleness markers included)",
+                    figures.rows, total_samples
+                );
+            }
+            Ok(Some(_)) => println!("victoria-metrics kept no samples: skipped"),
+            Ok(None) => println!("victoria-metrics not found: its figures skipped"),
+            Err(error) => println!("victoria-metrics failed, its figures skipped: {error:#}"),
+        }
     }
 
     println!();
@@ -552,6 +601,13 @@ fn escape_label_value(value: &str) -> String {
 
 fn write_openmetrics(series: &[GeneratedSeries], path: &Path) -> anyhow::Result<()> {
     let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    write_openmetrics_to(series, &mut file)?;
+    file.flush()?;
+    Ok(())
+}
+
+/// Writes `series` as OpenMetrics, one series after another.
+fn write_openmetrics_to(series: &[GeneratedSeries], file: &mut dyn Write) -> anyhow::Result<()> {
     for one in series {
         let labels: Vec<String> = one
             .labels
@@ -570,6 +626,5 @@ fn write_openmetrics(series: &[GeneratedSeries], path: &Path) -> anyhow::Result<
         }
     }
     writeln!(file, "# EOF")?;
-    file.flush()?;
     Ok(())
 }
