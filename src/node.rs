@@ -102,6 +102,9 @@ impl Components {
         self.notify
             .apply_config(config)
             .map_err(|e| e.to_string())?;
+        if let Some(warning) = config.storage.exemplars_warning() {
+            warn!("{warning}");
+        }
         *self.status.config_yaml.write() = config.to_redacted_yaml();
         *self.status.last_config_time.write() = chrono::Utc::now().to_rfc3339();
         Ok(())
