@@ -313,3 +313,35 @@ fn a_reloaded_window_applies_to_new_appenders() {
     );
     assert_eq!(samples(&db, "a"), vec![(49_000, 1.0), (50_000, 1.0)]);
 }
+
+#[test]
+fn concurrent_late_appends_to_one_series_all_land_and_replay_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = metric("a");
+    let read = {
+        let db = open_db(dir.path(), options(WINDOW));
+        append_one(&db, &a, 60_000, 0.0).unwrap();
+        std::thread::scope(|scope| {
+            for thread in 0..4i64 {
+                let db = &db;
+                let a = &a;
+                scope.spawn(move || {
+                    for i in 0..200i64 {
+                        let t = 59_999 - (i * 4 + thread) * 10;
+                        let mut app = db.appender();
+                        app.append(a, t, thread as f64).unwrap();
+                        app.commit().unwrap();
+                    }
+                });
+            }
+        });
+        let read = samples(&db, "a");
+        assert_eq!(read.len(), 801);
+        assert!(read.windows(2).all(|pair| pair[0].0 < pair[1].0));
+        assert_eq!(counter(&db, "ooo_appended"), 800);
+        db.close().unwrap();
+        read
+    };
+    let db = open_db(dir.path(), options(WINDOW));
+    assert_eq!(samples(&db, "a"), read);
+}

@@ -172,7 +172,9 @@ impl Appender for HeadAppender {
                 Ok(Appendability::Duplicate) => {}
                 // Another appender committed a newer sample meanwhile.
                 Err(AppendError::OutOfOrder) if self.out_of_order_time_window > 0 => {
-                    if state.insert_out_of_order(sample.t, sample.v) {
+                    if sample.t >= self.head.min_valid_time()
+                        && state.insert_out_of_order(sample.t, sample.v)
+                    {
                         appended += 1;
                         late_in_order += 1;
                         min_time = min_time.min(sample.t);
@@ -255,6 +257,12 @@ impl HeadAppender {
                 continue;
             }
             let mut state = sample.series.state.lock();
+            // Read again under the series lock: a head cut that began since
+            // is either seen here or reads this series after the insert.
+            if sample.t < self.head.min_valid_time() {
+                out_of_bounds += 1;
+                continue;
+            }
             let stored = match state.check(sample.t, sample.v) {
                 Ok(Appendability::Append) => {
                     new_chunks += state.append(sample.t, sample.v, chunk_range);
