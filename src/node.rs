@@ -102,6 +102,11 @@ impl Components {
         self.notify
             .apply_config(config)
             .map_err(|e| e.to_string())?;
+        self.db
+            .set_out_of_order_time_window(config.storage.out_of_order_time_window_ms());
+        if let Some(warning) = config.storage.exemplars_warning() {
+            warn!("{warning}");
+        }
         *self.status.config_yaml.write() = config.to_redacted_yaml();
         *self.status.last_config_time.write() = chrono::Utc::now().to_rfc3339();
         Ok(())
@@ -162,6 +167,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         retention_size: (retention_size > 0).then_some(retention_size),
         block_range_ms: block_range.as_millis() as i64,
         no_lockfile: flags.storage_tsdb_no_lockfile,
+        out_of_order_time_window_ms: config.storage.out_of_order_time_window_ms(),
         ..DbOptions::default()
     };
     let data_dir = flags.storage_tsdb_path.clone();

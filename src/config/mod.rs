@@ -21,6 +21,7 @@ pub mod notify;
 pub mod remote;
 pub mod scrape;
 mod serde_helpers;
+pub mod storage;
 pub mod units;
 mod validate;
 
@@ -37,6 +38,7 @@ pub use http_client::{Authorization, BasicAuth, HttpClientConfig, Secret, TlsCon
 pub use notify::NotifyConfig;
 pub use remote::{MetadataConfig, QueueConfig, RemoteReadConfig, RemoteWriteConfig};
 pub use scrape::{FileSdConfig, HttpSdConfig, ScrapeConfig, SdConfig, StaticConfig};
+pub use storage::{ExemplarsConfig, StorageConfig, TsdbConfig};
 pub use units::ByteSize;
 
 use serde_helpers::null_as_default;
@@ -63,6 +65,13 @@ pub struct Config {
     /// Remote-read endpoints.
     #[serde(deserialize_with = "null_as_default")]
     pub remote_read: Vec<RemoteReadConfig>,
+    /// TSDB settings reloadable at run time (the out-of-order window) and
+    /// exemplar storage (accepted, not stored).
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_default_storage"
+    )]
+    pub storage: StorageConfig,
     /// promshard's membership and ring settings.
     #[serde(deserialize_with = "null_as_default")]
     pub cluster: ClusterConfig,
@@ -135,6 +144,10 @@ impl ConfigError {
             ConfigError::Parse { field, .. } | ConfigError::Invalid { field, .. } => field,
         }
     }
+}
+
+fn is_default_storage(storage: &StorageConfig) -> bool {
+    storage == &StorageConfig::default()
 }
 
 fn located(file: &str, line: usize, field: &str, message: &str) -> String {
@@ -223,7 +236,7 @@ fn has_no_content(text: &str) -> bool {
 
 /// Fields Prometheus 3 accepts that promshard does not support, with what
 /// to say about them.
-const UNSUPPORTED_FIELDS: [(&str, &str); 9] = [
+const UNSUPPORTED_FIELDS: [(&str, &str); 8] = [
     ("oauth2", "OAuth 2.0 client credentials are not supported"),
     ("sigv4", "AWS SigV4 signing is not supported"),
     ("azuread", "Azure AD authentication is not supported"),
@@ -231,10 +244,6 @@ const UNSUPPORTED_FIELDS: [(&str, &str); 9] = [
     (
         "scrape_config_files",
         "scrape_config_files is not supported; put the scrape configs in this file",
-    ),
-    (
-        "storage",
-        "the storage section is not supported; use the --storage.tsdb.* flags",
     ),
     ("tracing", "the tracing section is not supported"),
     ("otlp", "the otlp section is not supported"),

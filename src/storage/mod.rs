@@ -33,8 +33,8 @@ impl SeriesRef {
 /// callers can count them separately (as Prometheus's scrape loop does).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AppendError {
-    /// Older than the newest sample of its series (and out-of-order
-    /// ingestion is not enabled).
+    /// Older than the newest sample of its series, and out-of-order
+    /// ingestion is off or the sample is older than its window.
     #[error("out of order sample")]
     OutOfOrder,
     /// Outside the time window the store accepts (too old for the head).
@@ -97,7 +97,9 @@ pub trait Appendable: Send + Sync {
 ///   or [`Appender::rollback`]; dropping it without either is a rollback.
 /// - Samples of one series must be appended in timestamp order; an
 ///   out-of-order sample fails with [`AppendError::OutOfOrder`] and does not
-///   poison the transaction: the caller counts it and goes on.
+///   poison the transaction: the caller counts it and goes on. A store with
+///   an out-of-order window (the TSDB's `storage.tsdb.
+///   out_of_order_time_window`) accepts late samples inside it instead.
 /// - After `commit` returns `Ok`, the samples are visible to every new
 ///   querier and are durable as far as the store promises (the TSDB: in its
 ///   WAL).

@@ -35,6 +35,11 @@ pub struct DbOptions {
     pub wal_segment_size: usize,
     /// Do not take the directory lock file (`--storage.tsdb.no-lockfile`).
     pub no_lockfile: bool,
+    /// How far behind the newest head sample an out-of-order sample may be
+    /// and still be stored, in milliseconds (`storage.tsdb.
+    /// out_of_order_time_window`; 0, the default, refuses them). WAL replay
+    /// at open keeps logged out-of-order samples only when this is above 0.
+    pub out_of_order_time_window_ms: i64,
 }
 
 impl Default for DbOptions {
@@ -46,6 +51,7 @@ impl Default for DbOptions {
             max_block_duration_ms: None,
             wal_segment_size: 128 << 20,
             no_lockfile: false,
+            out_of_order_time_window_ms: 0,
         }
     }
 }
@@ -121,6 +127,7 @@ impl Db {
         };
         let metrics = TsdbMetrics::register(registry)?;
         let head = Arc::new(Head::new(options.block_range_ms, metrics.clone()));
+        head.set_out_of_order_time_window(options.out_of_order_time_window_ms);
         let blocks = super::compact::load_blocks(dir, super::compact::Leftovers::Remove)?;
         if let Some(newest) = blocks.iter().map(|b| b.meta().max_time).max() {
             head.set_min_valid_time(newest);
@@ -142,6 +149,20 @@ impl Db {
         });
         db.update_size_metrics();
         Ok(db)
+    }
+
+    /// Changes the out-of-order time window (a config reload); appenders
+    /// created from now on use it.
+    pub fn set_out_of_order_time_window(&self, window_ms: i64) {
+        let previous = self.head.out_of_order_time_window();
+        if previous != window_ms.max(0) {
+            tracing::info!(
+                previous_ms = previous,
+                window_ms,
+                "out-of-order time window changed"
+            );
+        }
+        self.head.set_out_of_order_time_window(window_ms);
     }
 
     /// The data directory.

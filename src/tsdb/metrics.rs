@@ -17,6 +17,7 @@ pub(crate) struct TsdbMetrics {
     pub head_truncations: IntCounter,
     pub head_truncations_failed: IntCounter,
     pub out_of_order_samples: IntCounter,
+    pub head_out_of_order_samples_appended: IntCounter,
     pub out_of_bound_samples: IntCounter,
     pub wal_storage_size_bytes: IntGauge,
     pub wal_corruptions: IntCounter,
@@ -122,6 +123,11 @@ impl TsdbMetrics {
                 registry,
                 "prometheus_tsdb_out_of_order_samples_total",
                 "Total number of out of order samples ingestion failed attempts due to out of order being disabled.",
+            )?,
+            head_out_of_order_samples_appended: float_counter(
+                registry,
+                "prometheus_tsdb_head_out_of_order_samples_appended_total",
+                "Total number of appended out of order samples.",
             )?,
             out_of_bound_samples: float_counter(
                 registry,

@@ -29,3 +29,5 @@ pub use replay::ReplayReport;
 
 #[cfg(test)]
 mod db_tests;
+#[cfg(test)]
+mod out_of_order_tests;

@@ -28,20 +28,27 @@ pub struct HeadAppender {
     head: Arc<Head>,
     wal: Option<Arc<dyn WalSink>>,
     min_valid_time: i64,
+    out_of_order_time_window: i64,
     new_series: Vec<(u64, Labels)>,
     samples: Vec<PendingSample>,
+    /// Samples older than their series' newest one, accepted within the
+    /// out-of-order window; applied after `samples` on commit.
+    out_of_order_samples: Vec<PendingSample>,
     previous: Option<(u64, i64)>,
 }
 
 impl HeadAppender {
     pub(crate) fn new(head: Arc<Head>, wal: Option<Arc<dyn WalSink>>) -> Self {
         let min_valid_time = head.appendable_min_valid_time();
+        let out_of_order_time_window = head.out_of_order_time_window();
         HeadAppender {
             head,
             wal,
             min_valid_time,
+            out_of_order_time_window,
             new_series: Vec::new(),
             samples: Vec::with_capacity(64),
+            out_of_order_samples: Vec::new(),
             previous: None,
         }
     }
@@ -76,10 +83,23 @@ impl HeadAppender {
         let samples_record = (!self.samples.is_empty()).then(|| {
             records::encode_samples(self.samples.iter().map(|s| (s.series.series_ref, s.t, s.v)))
         });
-        let batch: Vec<&[u8]> = [series_record.as_deref(), samples_record.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect();
+        // Out-of-order samples follow in their own samples record, so that
+        // replay meets them after the newer samples, as commit applies them.
+        let out_of_order_record = (!self.out_of_order_samples.is_empty()).then(|| {
+            records::encode_samples(
+                self.out_of_order_samples
+                    .iter()
+                    .map(|s| (s.series.series_ref, s.t, s.v)),
+            )
+        });
+        let batch: Vec<&[u8]> = [
+            series_record.as_deref(),
+            samples_record.as_deref(),
+            out_of_order_record.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         if batch.is_empty() {
             return Ok(());
         }
@@ -95,7 +115,7 @@ impl Appender for HeadAppender {
         t: i64,
         v: f64,
     ) -> Result<SeriesRef, AppendError> {
-        if t < self.min_valid_time {
+        if t < self.min_valid_time && !self.accepts_out_of_order(t) {
             self.head.metrics.out_of_bound_samples.inc();
             return Err(AppendError::OutOfBounds);
         }
@@ -106,8 +126,7 @@ impl Appender for HeadAppender {
             && t <= previous_t
         {
             if t < previous_t {
-                self.head.metrics.out_of_order_samples.inc();
-                return Err(AppendError::OutOfOrder);
+                return self.append_out_of_order(series, t, v);
             }
             return Err(AppendError::DuplicateSampleForTimestamp);
         }
@@ -118,10 +137,7 @@ impl Appender for HeadAppender {
                 self.samples.push(PendingSample { series, t, v });
             }
             Ok(Appendability::Duplicate) => {}
-            Err(AppendError::OutOfOrder) => {
-                self.head.metrics.out_of_order_samples.inc();
-                return Err(AppendError::OutOfOrder);
-            }
+            Err(AppendError::OutOfOrder) => return self.append_out_of_order(series, t, v),
             Err(other) => return Err(other),
         }
         Ok(SeriesRef(series_ref))
@@ -133,6 +149,7 @@ impl Appender for HeadAppender {
         let chunk_range = self.head.chunk_range();
         let mut appended = 0u64;
         let mut out_of_order = 0u64;
+        let mut late_in_order = 0u64;
         let mut new_chunks = 0i64;
         let mut min_time = i64::MAX;
         let mut max_time = i64::MIN;
@@ -153,6 +170,16 @@ impl Appender for HeadAppender {
                     max_time = max_time.max(sample.t);
                 }
                 Ok(Appendability::Duplicate) => {}
+                // Another appender committed a newer sample meanwhile.
+                Err(AppendError::OutOfOrder) if self.out_of_order_time_window > 0 => {
+                    if sample.t >= self.head.min_valid_time()
+                        && state.insert_out_of_order(sample.t, sample.v)
+                    {
+                        appended += 1;
+                        late_in_order += 1;
+                        min_time = min_time.min(sample.t);
+                    }
+                }
                 Err(_) => out_of_order += 1,
             }
         }
@@ -169,6 +196,15 @@ impl Appender for HeadAppender {
         if out_of_order > 0 {
             self.head.metrics.out_of_order_samples.inc_by(out_of_order);
         }
+        if late_in_order > 0 {
+            self.head
+                .metrics
+                .head_out_of_order_samples_appended
+                .inc_by(late_in_order);
+        }
+        if !self.out_of_order_samples.is_empty() {
+            self.commit_out_of_order(min_valid_time);
+        }
         Ok(())
     }
 
@@ -180,6 +216,92 @@ impl Appender for HeadAppender {
 }
 
 impl HeadAppender {
+    /// Whether a sample at `t` that cannot go in order may be kept as an
+    /// out-of-order sample.
+    fn accepts_out_of_order(&self, t: i64) -> bool {
+        self.out_of_order_time_window > 0
+            && self
+                .head
+                .accepts_out_of_order(t, self.out_of_order_time_window)
+    }
+
+    /// Buffers a sample older than its series' newest one if the window
+    /// allows, else refuses it as out of order.
+    fn append_out_of_order(
+        &mut self,
+        series: Arc<MemSeries>,
+        t: i64,
+        v: f64,
+    ) -> Result<SeriesRef, AppendError> {
+        if !self.accepts_out_of_order(t) {
+            self.head.metrics.out_of_order_samples.inc();
+            return Err(AppendError::OutOfOrder);
+        }
+        let series_ref = series.series_ref;
+        self.out_of_order_samples
+            .push(PendingSample { series, t, v });
+        Ok(SeriesRef(series_ref))
+    }
+
+    /// Applies the buffered out-of-order samples after the in-order ones.
+    /// A timestamp already among a series' out-of-order samples is dropped
+    /// silently, as Prometheus does.
+    fn commit_out_of_order(&mut self, min_valid_time: i64) {
+        let chunk_range = self.head.chunk_range();
+        let (mut in_order, mut out_of_order, mut out_of_bounds) = (0u64, 0u64, 0u64);
+        let mut new_chunks = 0i64;
+        let (mut min_time, mut max_time) = (i64::MAX, i64::MIN);
+        for sample in &self.out_of_order_samples {
+            if sample.t < min_valid_time {
+                out_of_bounds += 1;
+                continue;
+            }
+            let mut state = sample.series.state.lock();
+            // Read again under the series lock: a head cut that began since
+            // is either seen here or reads this series after the insert.
+            if sample.t < self.head.min_valid_time() {
+                out_of_bounds += 1;
+                continue;
+            }
+            let stored = match state.check(sample.t, sample.v) {
+                Ok(Appendability::Append) => {
+                    new_chunks += state.append(sample.t, sample.v, chunk_range);
+                    in_order += 1;
+                    true
+                }
+                Err(AppendError::OutOfOrder) => {
+                    let inserted = state.insert_out_of_order(sample.t, sample.v);
+                    out_of_order += u64::from(inserted);
+                    inserted
+                }
+                Ok(Appendability::Duplicate) | Err(_) => false,
+            };
+            if stored {
+                min_time = min_time.min(sample.t);
+                max_time = max_time.max(sample.t);
+            }
+        }
+        if in_order + out_of_order > 0 {
+            self.head.observe_times(min_time, max_time);
+            self.head
+                .metrics
+                .head_samples_appended
+                .inc_by(in_order + out_of_order);
+        }
+        if out_of_order > 0 {
+            self.head
+                .metrics
+                .head_out_of_order_samples_appended
+                .inc_by(out_of_order);
+        }
+        if new_chunks > 0 {
+            self.head.metrics.head_chunks.add(new_chunks);
+        }
+        if out_of_bounds > 0 {
+            self.head.metrics.out_of_bound_samples.inc_by(out_of_bounds);
+        }
+    }
+
     fn log_new_series(&mut self) -> Result<(), StorageError> {
         let new_series = std::mem::take(&mut self.new_series);
         if new_series.is_empty() {

@@ -6,6 +6,7 @@
 //! postings index covers every label pair of every head series.
 
 mod appender;
+mod out_of_order;
 mod series;
 mod stats;
 
@@ -65,6 +66,9 @@ pub struct Head {
     /// No sample older than this is accepted (the end of the newest block).
     min_valid_time: AtomicI64,
     num_series: AtomicI64,
+    /// How far behind `max_time` an out-of-order sample may be (ms); 0
+    /// refuses them all. Changed at run time by a config reload.
+    out_of_order_time_window: AtomicI64,
     /// Deleted ranges of head series, by series reference.
     tombstones: RwLock<Tombstones>,
     pub(crate) metrics: TsdbMetrics,
@@ -94,6 +98,7 @@ impl Head {
             max_time: AtomicI64::new(i64::MIN),
             min_valid_time: AtomicI64::new(i64::MIN),
             num_series: AtomicI64::new(0),
+            out_of_order_time_window: AtomicI64::new(0),
             tombstones: RwLock::new(Tombstones::default()),
             metrics,
         }
@@ -132,6 +137,28 @@ impl Head {
         self.min_valid_time
             .load(Ordering::Acquire)
             .max(half_range_back)
+    }
+
+    /// The out-of-order time window in milliseconds (0: disabled).
+    pub fn out_of_order_time_window(&self) -> i64 {
+        self.out_of_order_time_window.load(Ordering::Relaxed)
+    }
+
+    /// Sets the out-of-order time window (negative values mean 0); applies
+    /// to appenders created from now on.
+    pub fn set_out_of_order_time_window(&self, window_ms: i64) {
+        self.out_of_order_time_window
+            .store(window_ms.max(0), Ordering::Relaxed);
+    }
+
+    /// Whether a sample at `t` that cannot go in order may be stored as an
+    /// out-of-order sample under `window_ms`: not older than the newest
+    /// head sample minus the window, and not in a range already cut into a
+    /// block.
+    pub(crate) fn accepts_out_of_order(&self, t: i64, window_ms: i64) -> bool {
+        window_ms > 0
+            && t >= self.min_valid_time()
+            && t >= self.max_time().saturating_sub(window_ms)
     }
 
     pub(crate) fn set_min_valid_time(&self, t: i64) {
@@ -281,11 +308,7 @@ impl Head {
             .filter_map(|series_ref| self.series_by_ref(series_ref))
             .filter_map(|series| {
                 let state = series.state.lock();
-                let first = state
-                    .sealed
-                    .first()
-                    .map(|c| c.min_time)
-                    .or_else(|| state.open.as_ref().map(|o| o.min_time()))?;
+                let first = state.first_time()?;
                 let holds_samples_in_range = state.last_time >= min_time && first <= max_time;
                 holds_samples_in_range.then(|| {
                     (
@@ -324,15 +347,9 @@ impl Head {
             .filter_map(|series_ref| self.series_by_ref(series_ref))
             .filter(|series| {
                 let state = series.state.lock();
-                state.last_time >= min_time && state.chunk_count() > 0 && {
-                    let first = state
-                        .sealed
-                        .first()
-                        .map(|c| c.min_time)
-                        .or_else(|| state.open.as_ref().map(|o| o.min_time()))
-                        .unwrap_or(i64::MAX);
-                    first <= max_time
-                }
+                state.last_time >= min_time
+                    && state.has_samples()
+                    && state.first_time().unwrap_or(i64::MAX) <= max_time
             })
             .map(|series| series.labels.clone())
             .collect()
@@ -373,22 +390,17 @@ impl Head {
         for series in self.all_series() {
             let mut state = series.state.lock();
             removed_chunks += state.truncate_before(min_time);
-            if state.chunk_count() == 0 {
+            if !state.has_samples() {
                 doomed.push(series.clone());
                 continue;
             }
-            let first = state
-                .sealed
-                .first()
-                .map(|c| c.min_time)
-                .or_else(|| state.open.as_ref().map(|o| o.min_time()))
-                .unwrap_or(i64::MAX);
+            let first = state.first_time().unwrap_or(i64::MAX);
             new_min_time = new_min_time.min(first);
         }
         for series in &doomed {
             // Re-check under the lock: an appender may have added a sample
             // since the scan.
-            if series.state.lock().chunk_count() > 0 {
+            if series.state.lock().has_samples() {
                 continue;
             }
             let hash = series.labels.stable_hash();

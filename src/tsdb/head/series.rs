@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::out_of_order::OutOfOrderSamples;
 use crate::model::Labels;
 use crate::storage::AppendError;
 use crate::tsdb::chunks::{ChunkData, ChunkHandle, OpenChunk, SAMPLES_PER_CHUNK};
@@ -28,6 +29,9 @@ pub(crate) struct SeriesState {
     pub open_chunk_end: i64,
     pub last_time: i64,
     pub last_value_bits: u64,
+    /// Samples older than `last_time` accepted within the out-of-order
+    /// window; `None` until the first one.
+    pub out_of_order: Option<Box<OutOfOrderSamples>>,
 }
 
 /// What [`MemSeries::check`] decided about a sample.
@@ -86,8 +90,51 @@ impl SeriesState {
         self.sealed.len() + usize::from(self.open.is_some())
     }
 
-    /// Handles to the chunks overlapping `[min_time, max_time]`.
+    /// Stores an out-of-order sample (older than `last_time`); false when
+    /// its timestamp is already among the out-of-order samples.
+    pub fn insert_out_of_order(&mut self, t: i64, v: f64) -> bool {
+        self.out_of_order
+            .get_or_insert_with(Box::default)
+            .insert(t, v)
+    }
+
+    /// Whether the series holds any sample, in order or not.
+    pub fn has_samples(&self) -> bool {
+        self.chunk_count() > 0 || self.out_of_order.as_ref().is_some_and(|o| !o.is_empty())
+    }
+
+    /// Timestamp of the oldest sample, in order or not.
+    pub fn first_time(&self) -> Option<i64> {
+        let in_order = self
+            .sealed
+            .first()
+            .map(|c| c.min_time)
+            .or_else(|| self.open.as_ref().map(|o| o.min_time()));
+        let out_of_order = self
+            .out_of_order
+            .as_ref()
+            .filter(|o| !o.is_empty())
+            .map(|o| o.min_time());
+        match (in_order, out_of_order) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Handles to the chunks overlapping `[min_time, max_time]`, with the
+    /// out-of-order samples of the window merged in (time order, no
+    /// duplicate timestamps).
     pub fn chunks_in(&self, min_time: i64, max_time: i64) -> Vec<ChunkHandle> {
+        let handles = self.in_order_chunks_in(min_time, max_time);
+        match &self.out_of_order {
+            Some(out_of_order) if out_of_order.overlaps(min_time, max_time) => {
+                out_of_order.merge_into(handles, min_time, max_time)
+            }
+            _ => handles,
+        }
+    }
+
+    fn in_order_chunks_in(&self, min_time: i64, max_time: i64) -> Vec<ChunkHandle> {
         let mut handles: Vec<ChunkHandle> = self
             .sealed
             .iter()
@@ -105,8 +152,15 @@ impl SeriesState {
         handles
     }
 
-    /// Drops chunks that end before `min_time`; returns how many.
+    /// Drops chunks that end before `min_time` and out-of-order samples
+    /// older than it; returns how many chunks were dropped.
     pub fn truncate_before(&mut self, min_time: i64) -> usize {
+        if let Some(out_of_order) = self.out_of_order.as_mut() {
+            out_of_order.drop_before(min_time);
+            if out_of_order.is_empty() {
+                self.out_of_order = None;
+            }
+        }
         let before = self.chunk_count();
         self.sealed.retain(|c| c.max_time >= min_time);
         if self
@@ -139,6 +193,7 @@ impl MemSeries {
                 open_chunk_end: i64::MIN,
                 last_time: i64::MIN,
                 last_value_bits: 0,
+                out_of_order: None,
             }),
         })
     }
