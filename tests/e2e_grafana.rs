@@ -9,17 +9,8 @@ use promshard::model::Labels;
 use serde_json::{Value, json};
 
 fn push(node: &Node, samples: &[(Labels, i64, f64)]) {
-    let body = promshard::remote::encode::encode_write_request(
-        samples.iter().map(|(l, t, v)| (l, *t, *v)),
-    );
-    let response = reqwest::blocking::Client::new()
-        .post(format!("{}/api/v1/write", node.url))
-        .header("Content-Encoding", "snappy")
-        .header("Content-Type", "application/x-protobuf")
-        .body(body)
-        .send()
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 204, "{:?}", response.text());
+    let (status, body) = node.remote_write(samples);
+    assert_eq!(status, 204, "{body}");
 }
 
 fn json_of(url: &str) -> Value {

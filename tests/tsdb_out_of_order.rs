@@ -12,22 +12,6 @@ use serde_json::Value;
 
 const CONFIG: &str = "global:\n  scrape_interval: 15s\nscrape_configs: []\nstorage:\n  tsdb:\n    out_of_order_time_window: 10m\n  exemplars:\n    max_exemplars: 100000\n";
 
-/// Pushes samples; returns the status code and body.
-fn push(node: &Node, samples: &[(Labels, i64, f64)]) -> (u16, String) {
-    let body = promshard::remote::encode::encode_write_request(
-        samples.iter().map(|(labels, t, v)| (labels, *t, *v)),
-    );
-    let response = reqwest::blocking::Client::new()
-        .post(format!("{}/api/v1/write", node.url))
-        .header("Content-Encoding", "snappy")
-        .header("Content-Type", "application/x-protobuf")
-        .body(body)
-        .send()
-        .unwrap_or_else(|error| panic!("POST /api/v1/write: {error}"));
-    let status = response.status().as_u16();
-    (status, response.text().unwrap_or_default())
-}
-
 /// The points of `late_metric` between `start` and `end` (ms), one-second
 /// resolution.
 fn points(node: &Node, start: i64, end: i64) -> Vec<(i64, String)> {
@@ -76,7 +60,7 @@ fn late_samples_are_stored_queried_and_survive_kill_9() {
     // Whole seconds, so that one-second query steps land on the samples.
     let now = chrono::Utc::now().timestamp() * 1000;
     let newest = now - 60_000;
-    let (status, body) = push(&node, &[(labels.clone(), newest, 100.0)]);
+    let (status, body) = node.remote_write(&[(labels.clone(), newest, 100.0)]);
     assert_eq!(status, 204, "{body}");
 
     // Late samples, 1 to 5 minutes behind the newest one, pushed newest
@@ -84,7 +68,7 @@ fn late_samples_are_stored_queried_and_survive_kill_9() {
     let late: Vec<(Labels, i64, f64)> = (1..=5)
         .map(|minutes| (labels.clone(), newest - minutes * 60_000, minutes as f64))
         .collect();
-    let (status, body) = push(&node, &late);
+    let (status, body) = node.remote_write(&late);
     assert_eq!(
         status, 204,
         "late samples inside the window are accepted: {body}"
@@ -104,7 +88,7 @@ fn late_samples_are_stored_queried_and_survive_kill_9() {
 
     // Older than the window: Prometheus's out-of-order error, and the
     // self-metrics count what was appended and what was refused.
-    let (status, body) = push(&node, &[(labels.clone(), newest - 11 * 60_000, 7.0)]);
+    let (status, body) = node.remote_write(&[(labels.clone(), newest - 11 * 60_000, 7.0)]);
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("out of order sample"), "{body}");
     assert_eq!(
@@ -152,8 +136,8 @@ fn the_window_follows_a_config_reload() {
     );
     let labels = Labels::from_pairs(&[("__name__", "late_metric"), ("job", "reload")]);
     let now = chrono::Utc::now().timestamp() * 1000;
-    assert_eq!(push(&node, &[(labels.clone(), now, 1.0)]).0, 204);
-    let (status, body) = push(&node, &[(labels.clone(), now - 60_000, 2.0)]);
+    assert_eq!(node.remote_write(&[(labels.clone(), now, 1.0)]).0, 204);
+    let (status, body) = node.remote_write(&[(labels.clone(), now - 60_000, 2.0)]);
     assert_eq!(status, 400, "no window yet: {body}");
     assert!(body.contains("out of order sample"), "{body}");
 
@@ -168,6 +152,6 @@ fn the_window_follows_a_config_reload() {
             .is_some_and(|yaml| yaml.contains("out_of_order_time_window: 10m")),
         "{config}"
     );
-    let (status, body) = push(&node, &[(labels.clone(), now - 60_000, 2.0)]);
+    let (status, body) = node.remote_write(&[(labels.clone(), now - 60_000, 2.0)]);
     assert_eq!(status, 204, "the reloaded window applies: {body}");
 }

@@ -15,13 +15,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
 
-use super::query_api::json;
 use super::query_api::params::{MAX_TIME_MS, MIN_TIME_MS, Params, parse_time};
+use super::query_api::{json, json_response, request_params};
 use crate::model::Matcher;
 use crate::storage::StorageError;
 use crate::storage::admin::AdminStorage;
@@ -91,21 +91,6 @@ pub fn router(state: AdminApiState) -> Router {
         )
         .route("/api/v1/admin/tsdb/snapshot", post(snapshot).put(snapshot))
         .with_state(state)
-}
-
-fn json_response(status: StatusCode, body: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-fn request_params(query: Option<String>, headers: &HeaderMap, body: &Bytes) -> Params {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    Params::from_parts(
-        query.as_deref(),
-        if is_form { Some(body.as_ref()) } else { None },
-    )
 }
 
 fn time_param(params: &Params, name: &str, default: i64) -> Result<i64, AdminApiError> {

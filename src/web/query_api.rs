@@ -153,11 +153,14 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn json_response(status: StatusCode, body: String) -> Response {
+/// A JSON body with `status`.
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn request_params(query: Option<String>, headers: &HeaderMap, body: &Bytes) -> Params {
+/// A request's parameters: the query string, plus the body when it is a
+/// form (Prometheus accepts both on POST).
+pub(crate) fn request_params(query: Option<String>, headers: &HeaderMap, body: &Bytes) -> Params {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -197,6 +197,24 @@ impl Node {
     pub fn reload(&self) -> (u16, String) {
         blocking_post(&format!("{}/-/reload", self.url), "").expect("POST /-/reload")
     }
+
+    /// Pushes samples through the remote-write receiver (the node needs
+    /// `--web.enable-remote-write-receiver`); returns the status code and
+    /// body.
+    pub fn remote_write(&self, samples: &[(promshard::model::Labels, i64, f64)]) -> (u16, String) {
+        let body = promshard::remote::encode::encode_write_request(
+            samples.iter().map(|(labels, t, v)| (labels, *t, *v)),
+        );
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}/api/v1/write", self.url))
+            .header("Content-Encoding", "snappy")
+            .header("Content-Type", "application/x-protobuf")
+            .body(body)
+            .send()
+            .unwrap_or_else(|error| panic!("POST /api/v1/write: {error}"));
+        let status = response.status().as_u16();
+        (status, response.text().unwrap_or_default())
+    }
 }
 
 /// Polls `check` every 200 ms until it returns `Some`, or panics after `limit`.
