@@ -86,11 +86,12 @@ fn late_samples_are_stored_queried_and_survive_kill_9() {
         "late samples are queryable at once"
     );
 
-    // Older than the window: Prometheus's out-of-order error, and the
+    // Older than the window: Prometheus's "too old sample" error (with the
+    // window on, out-of-order and out-of-bounds become that), and the
     // self-metrics count what was appended and what was refused.
     let (status, body) = node.remote_write(&[(labels.clone(), newest - 11 * 60_000, 7.0)]);
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("out of order sample"), "{body}");
+    assert!(body.contains("too old sample"), "{body}");
     assert_eq!(
         common::self_metric(
             &node.url,
@@ -98,7 +99,7 @@ fn late_samples_are_stored_queried_and_survive_kill_9() {
         ),
         5.0
     );
-    assert!(common::self_metric(&node.url, "prometheus_tsdb_out_of_order_samples_total") >= 1.0);
+    assert!(common::self_metric(&node.url, "prometheus_tsdb_too_old_samples_total") >= 1.0);
     assert!(
         node.process.log_text().contains("does not store exemplars"),
         "the exemplars setting is warned about"

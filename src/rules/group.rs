@@ -404,6 +404,7 @@ impl Group {
                 Err(
                     AppendError::OutOfOrder
                     | AppendError::OutOfBounds
+                    | AppendError::TooOldSample
                     | AppendError::DuplicateSampleForTimestamp,
                 ) => {
                     out_of_order += 1;

@@ -274,7 +274,9 @@ fn check_label_limits(labels: &Labels, limits: &ScrapeLimits) -> Result<(), Scra
 fn count_append_error(error: AppendError, counts: &mut AppendCounts) -> Result<(), ScrapeError> {
     match error {
         AppendError::OutOfOrder => counts.out_of_order += 1,
-        AppendError::OutOfBounds => counts.out_of_bounds += 1,
+        // Prometheus counts a too-old sample (out-of-order ingestion on)
+        // with the out-of-bounds ones: outside the window the store takes.
+        AppendError::OutOfBounds | AppendError::TooOldSample => counts.out_of_bounds += 1,
         AppendError::DuplicateSampleForTimestamp => counts.duplicate_timestamp += 1,
         AppendError::InvalidLabels(message) => {
             return Err(ScrapeError::Storage(format!("invalid labels: {message}")));
@@ -505,6 +507,7 @@ impl ReportSeries {
                 Ok(new_ref) => *series_ref = new_ref,
                 Err(AppendError::OutOfOrder)
                 | Err(AppendError::OutOfBounds)
+                | Err(AppendError::TooOldSample)
                 | Err(AppendError::DuplicateSampleForTimestamp) => {}
                 Err(error) => return Err(error),
             }

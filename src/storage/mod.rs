@@ -40,6 +40,11 @@ pub enum AppendError {
     /// Outside the time window the store accepts (too old for the head).
     #[error("out of bounds")]
     OutOfBounds,
+    /// With out-of-order ingestion on, older than the window allows (what
+    /// [`AppendError::OutOfOrder`] and [`AppendError::OutOfBounds`] become
+    /// then, as in Prometheus).
+    #[error("too old sample")]
+    TooOldSample,
     /// Same timestamp as the newest sample of its series, different value.
     /// (The same timestamp with the same value is accepted silently.)
     #[error("duplicate sample for timestamp")]

@@ -19,6 +19,7 @@ pub(crate) struct TsdbMetrics {
     pub out_of_order_samples: IntCounter,
     pub head_out_of_order_samples_appended: IntCounter,
     pub out_of_bound_samples: IntCounter,
+    pub too_old_samples: IntCounter,
     pub wal_storage_size_bytes: IntGauge,
     pub wal_corruptions: IntCounter,
     pub wal_truncations: IntCounter,
@@ -133,6 +134,11 @@ impl TsdbMetrics {
                 registry,
                 "prometheus_tsdb_out_of_bound_samples_total",
                 "Total number of out of bound samples ingestion failed attempts with out of order support disabled.",
+            )?,
+            too_old_samples: float_counter(
+                registry,
+                "prometheus_tsdb_too_old_samples_total",
+                "Samples refused because out-of-order ingestion is on and they are older than its window.",
             )?,
             wal_storage_size_bytes: gauge(
                 registry,

@@ -43,6 +43,7 @@ fn counter(db: &Arc<Db>, name: &str) -> u64 {
         "ooo_appended" => db.metrics.head_out_of_order_samples_appended.get(),
         "ooo_refused" => db.metrics.out_of_order_samples.get(),
         "out_of_bounds" => db.metrics.out_of_bound_samples.get(),
+        "too_old" => db.metrics.too_old_samples.get(),
         _ => panic!("unknown counter {name}"),
     }
 }
@@ -62,7 +63,7 @@ fn window_edges_decide_what_is_accepted() {
         (
             "one millisecond older than the window",
             60_000 - WINDOW - 1,
-            Err(AppendError::OutOfOrder),
+            Err(AppendError::TooOldSample),
         ),
         ("inside the window", 55_000, Ok(())),
         ("newer than the series: in order", 58_000, Ok(())),
@@ -83,7 +84,8 @@ fn window_edges_decide_what_is_accepted() {
         "read back merged in time order"
     );
     assert_eq!(counter(&db, "ooo_appended"), 3);
-    assert_eq!(counter(&db, "ooo_refused"), 1);
+    assert_eq!(counter(&db, "too_old"), 1);
+    assert_eq!(counter(&db, "ooo_refused"), 0);
 }
 
 #[test]
@@ -101,7 +103,7 @@ fn without_a_window_late_samples_stay_refused() {
 }
 
 #[test]
-fn samples_in_a_range_already_cut_into_a_block_are_out_of_bounds() {
+fn samples_in_a_range_already_cut_into_a_block_are_too_old() {
     let dir = tempfile::tempdir().unwrap();
     let options = DbOptions {
         block_range_ms: 1000,
@@ -117,11 +119,11 @@ fn samples_in_a_range_already_cut_into_a_block_are_out_of_bounds() {
     assert_eq!(db.blocks().len(), 1, "[0, 1000) was cut into a block");
     assert_eq!(
         append_one(&db, &a, 999, 1.0),
-        Err(AppendError::OutOfBounds),
+        Err(AppendError::TooOldSample),
         "inside the window but below the head's minimum valid time"
     );
     assert_eq!(append_one(&db, &a, 1050, 7.0), Ok(()));
-    assert!(counter(&db, "out_of_bounds") >= 1);
+    assert!(counter(&db, "too_old") >= 1);
     assert!(samples(&db, "a").contains(&(1050, 7.0)));
 }
 
@@ -223,7 +225,7 @@ fn replay_rebuilds_the_late_samples() {
         append_one(&db, &a, 52_000, 5.0).unwrap(); // dropped duplicate
         assert_eq!(
             append_one(&db, &a, 40_000, 6.0),
-            Err(AppendError::OutOfOrder)
+            Err(AppendError::TooOldSample)
         );
         let read = samples(&db, "a");
         db.close().unwrap();

@@ -116,6 +116,10 @@ impl Appender for HeadAppender {
         v: f64,
     ) -> Result<SeriesRef, AppendError> {
         if t < self.min_valid_time && !self.accepts_out_of_order(t) {
+            if self.out_of_order_time_window > 0 {
+                self.head.metrics.too_old_samples.inc();
+                return Err(AppendError::TooOldSample);
+            }
             self.head.metrics.out_of_bound_samples.inc();
             return Err(AppendError::OutOfBounds);
         }
@@ -234,6 +238,10 @@ impl HeadAppender {
         v: f64,
     ) -> Result<SeriesRef, AppendError> {
         if !self.accepts_out_of_order(t) {
+            if self.out_of_order_time_window > 0 {
+                self.head.metrics.too_old_samples.inc();
+                return Err(AppendError::TooOldSample);
+            }
             self.head.metrics.out_of_order_samples.inc();
             return Err(AppendError::OutOfOrder);
         }
