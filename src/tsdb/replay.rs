@@ -41,8 +41,6 @@ struct Applier<'a> {
     new_chunks: i64,
     min_time: i64,
     max_time: i64,
-    /// The out-of-order window the head was opened with (ms; 0: none).
-    out_of_order_time_window: i64,
     /// Samples whose series record comes later in the log (two appenders
     /// racing: one created the series, the other committed first).
     orphans: HashMap<u64, Vec<(i64, f64)>>,
@@ -51,13 +49,14 @@ struct Applier<'a> {
 const DENSE_LIMIT: u64 = 1 << 26;
 
 /// Whether a logged sample older than its series' newest one is kept as
-/// an out-of-order sample. Every logged sample passed the appender's
-/// window check, and a committing appender stores every such sample not
-/// below the head's minimum valid time (checked before), so replay needs
-/// only to know whether out-of-order ingestion is on.
+/// an out-of-order sample: always. Every logged late sample passed the
+/// appender's window check when it was appended, and the window in force
+/// now does not matter: as Prometheus replays its out-of-order log even
+/// with the feature turned off since, a user who removes the window and
+/// restarts keeps the late samples that were acknowledged.
 #[inline]
-fn keeps_out_of_order(t: i64, last_time: i64, window: i64) -> bool {
-    window > 0 && t < last_time
+fn keeps_out_of_order(t: i64, last_time: i64) -> bool {
+    t < last_time
 }
 
 impl Applier<'_> {
@@ -72,9 +71,7 @@ impl Applier<'_> {
                 self.report.samples += 1;
                 self.min_time = self.min_time.min(t);
                 self.max_time = self.max_time.max(t);
-            } else if keeps_out_of_order(t, state.last_time, self.out_of_order_time_window)
-                && state.insert_out_of_order(t, v)
-            {
+            } else if keeps_out_of_order(t, state.last_time) && state.insert_out_of_order(t, v) {
                 self.report.samples += 1;
                 self.min_time = self.min_time.min(t);
             } else {
@@ -112,7 +109,6 @@ impl Applier<'_> {
                 let by_ref = &self.by_ref;
                 let head = self.head;
                 let min_valid_time = self.min_valid_time;
-                let out_of_order_time_window = self.out_of_order_time_window;
                 let mut applied = 0u64;
                 let mut skipped = 0u64;
                 let mut new_chunks = 0i64;
@@ -146,7 +142,7 @@ impl Applier<'_> {
                         applied += 1;
                         min_time = min_time.min(t);
                         max_time = max_time.max(t);
-                    } else if keeps_out_of_order(t, state.last_time, out_of_order_time_window)
+                    } else if keeps_out_of_order(t, state.last_time)
                         && state.insert_out_of_order(t, v)
                     {
                         applied += 1;
@@ -202,7 +198,6 @@ pub(crate) fn replay(
         head,
         by_ref: Vec::new(),
         min_valid_time: head.min_valid_time(),
-        out_of_order_time_window: head.out_of_order_time_window(),
         report: ReplayReport::default(),
         new_chunks: 0,
         min_time: i64::MAX,

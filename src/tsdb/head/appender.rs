@@ -166,6 +166,14 @@ impl Appender for HeadAppender {
                 continue;
             }
             let mut state = sample.series.state.lock();
+            // Read again under the series lock: a head cut that began since
+            // (it raises the minimum first, then reads each series under its
+            // lock) either sees this sample in its block or refuses it here,
+            // so an appended sample is never left below the minimum.
+            if sample.t < self.head.min_valid_time() {
+                out_of_bounds += 1;
+                continue;
+            }
             match state.check(sample.t, sample.v) {
                 Ok(Appendability::Append) => {
                     new_chunks += state.append(sample.t, sample.v, chunk_range);
