@@ -77,9 +77,9 @@ impl OutOfOrderSamples {
         let mut merged = Vec::with_capacity(in_order.len() + 1);
         let mut touched: Vec<(i64, f64)> = Vec::new();
         let mut position_of_touched = None;
-        for handle in in_order {
+        for handle in &in_order {
             if handle.max_time() < extra_min || handle.min_time() > extra_max {
-                merged.push(handle);
+                merged.push(handle.clone());
                 continue;
             }
             let decoded = handle
@@ -91,8 +91,11 @@ impl OutOfOrderSamples {
                     touched.extend(samples);
                 }
                 Err(error) => {
+                    // Merging around a chunk that cannot be read would give
+                    // overlapping chunks; the in-order ones are served as
+                    // they are (and fail where they are read).
                     tracing::warn!(%error, "head chunk undecodable while merging out-of-order samples");
-                    merged.push(handle);
+                    return in_order;
                 }
             }
         }
