@@ -100,7 +100,9 @@ fn range_points(url: &str, expr: &str, start: i64, end: i64, step: i64) -> Vec<(
 #[test]
 fn blocks_imported_while_running_become_queryable_without_restart() {
     let node = Node::start(CONFIG, fast_reload_options(&[]));
-    let from = (now_seconds() - 5 * 3600) / 60 * 60;
+    // Aligned to a 2 h block boundary: the backfill is exactly one block
+    // whatever the time of day (unaligned, it spans two some of the day).
+    let from = (now_seconds() - 5 * 3600) / 7200 * 7200;
     let file = node.dir.join("backfill.om");
     write_openmetrics(&file, from, 120);
     let end = from + 119 * 60;
@@ -148,14 +150,17 @@ fn admin_post(url: &str, path_and_query: &str) -> (u16, String) {
 }
 
 /// Starts a node with the admin API and a backfilled block of
-/// `backfilled` (two hours, five hours ago), scraping `target` into the
+/// `backfilled` (the two hours of the 2 h block range that began five to
+/// seven hours ago), scraping `target` into the
 /// head; returns the node and the backfill's first timestamp.
 fn node_with_blocks_and_head(target: &TestTarget) -> (Node, i64) {
     let node = Node::start(
         &scrape_config(target),
         fast_reload_options(&["--web.enable-admin-api"]),
     );
-    let from = (now_seconds() - 5 * 3600) / 60 * 60;
+    // Aligned to a 2 h block boundary: the backfill is exactly one block
+    // whatever the time of day (unaligned, it spans two some of the day).
+    let from = (now_seconds() - 5 * 3600) / 7200 * 7200;
     let file = node.dir.join("backfill.om");
     write_openmetrics(&file, from, 120);
     import(&file, &node.dir.join("data"));
@@ -325,7 +330,9 @@ fn without_the_flag_the_admin_api_answers_prometheus_unavailable_error() {
 fn a_tombstones_file_written_by_prometheus_decodes_with_our_reader() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("prometheus-data");
-    let from = (now_seconds() - 5 * 3600) / 60 * 60;
+    // Aligned to a 2 h block boundary: the backfill is exactly one block
+    // whatever the time of day (unaligned, it spans two some of the day).
+    let from = (now_seconds() - 5 * 3600) / 7200 * 7200;
     let file = dir.path().join("backfill.om");
     write_openmetrics(&file, from, 120);
     let status = Command::new("promtool")

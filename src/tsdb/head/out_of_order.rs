@@ -7,7 +7,7 @@
 //! duplicate there either). A timestamp that also exists in the in-order
 //! chunks is kept in the buffer and the in-order sample wins when merged.
 
-use crate::tsdb::chunks::{ChunkHandle, SAMPLES_PER_CHUNK, decode_all, encode_sealed};
+use crate::tsdb::chunks::{ChunkHandle, SAMPLES_PER_CHUNK, decode_all, encode_xor};
 
 /// Out-of-order samples of one series, sorted by timestamp, unique.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -102,7 +102,7 @@ impl OutOfOrderSamples {
         let combined = merge_sorted(&touched, extra);
         let rebuilt = combined
             .chunks(SAMPLES_PER_CHUNK)
-            .map(|piece| ChunkHandle::Loaded(encode_sealed(piece)));
+            .map(|piece| ChunkHandle::Loaded(encode_xor(piece)));
         let insert_at = position_of_touched
             .unwrap_or_else(|| merged.partition_point(|handle| handle.max_time() < extra_min));
         let tail = merged.split_off(insert_at);
@@ -154,7 +154,7 @@ mod tests {
     type MergeCase = (&'static str, i64, i64, Vec<(i64, f64)>, usize);
 
     fn chunk(samples: &[(i64, f64)]) -> ChunkHandle {
-        ChunkHandle::Loaded(encode_sealed(samples))
+        ChunkHandle::Loaded(encode_xor(samples))
     }
 
     #[test]
