@@ -92,6 +92,46 @@ fn members(node: &Node) -> Option<BTreeSet<String>> {
     )
 }
 
+/// What each node sees, for a failure message: its members, and its
+/// active targets by health.
+fn describe(nodes: &[(&str, &Node)]) -> String {
+    let mut out = String::new();
+    for (id, node) in nodes {
+        let mut health: BTreeMap<String, usize> = BTreeMap::new();
+        for (state, _) in active_targets(node).unwrap_or_default().into_values() {
+            *health.entry(state).or_default() += 1;
+        }
+        out.push_str(&format!(
+            "{id}: members {:?}, active targets {health:?}\n",
+            members(node)
+        ));
+    }
+    out
+}
+
+/// Like `eventually(limit, what, || stable_assignment(nodes, all))`, but a
+/// timeout says what each node saw.
+fn wait_for_stable_assignment(
+    limit: Duration,
+    what: &str,
+    nodes: &[(&str, &Node)],
+    all: &[String],
+) -> BTreeMap<String, String> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(owners) = stable_assignment(nodes, all) {
+            return owners;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!(
+                "timed out after {limit:?} waiting for {what}:\n{}",
+                describe(nodes)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// When every node sees exactly these nodes as members and every target
 /// is active and up on exactly one of them: target → owner.
 fn stable_assignment(nodes: &[(&str, &Node)], all: &[String]) -> Option<BTreeMap<String, String>> {
@@ -338,10 +378,11 @@ fn three_nodes_then_join_crash_and_an_etcd_outage() {
 
     // Every target scraped by exactly one of the three.
     let three = [("n1", &n1), ("n2", &n2), ("n3", &n3)];
-    let owners = eventually(
+    let owners = wait_for_stable_assignment(
         Duration::from_secs(60),
         "3 nodes to split the targets",
-        || stable_assignment(&three, &all),
+        &three,
+        &all,
     );
     eprintln!("3 nodes own {:?}", counts(&owners));
     for (id, node) in &three {
