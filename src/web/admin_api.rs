@@ -35,6 +35,17 @@ pub struct AdminApiState {
     pub enabled: bool,
 }
 
+impl AdminApiState {
+    /// `Err(Disabled)` unless `--web.enable-admin-api` was given.
+    fn ensure_enabled(&self) -> Result<(), AdminApiError> {
+        if self.enabled {
+            Ok(())
+        } else {
+            Err(AdminApiError::Disabled)
+        }
+    }
+}
+
 /// Why an admin request failed, with Prometheus's error types.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminApiError {
@@ -127,9 +138,7 @@ async fn delete_series(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AdminApiError> {
-    if !state.enabled {
-        return Err(AdminApiError::Disabled);
-    }
+    state.ensure_enabled()?;
     let params = request_params(query, &headers, &body);
     let selectors = params.all("match[]");
     if selectors.is_empty() {
@@ -158,9 +167,7 @@ async fn delete_series(
 }
 
 async fn clean_tombstones(State(state): State<AdminApiState>) -> Result<Response, AdminApiError> {
-    if !state.enabled {
-        return Err(AdminApiError::Disabled);
-    }
+    state.ensure_enabled()?;
     let storage = state.storage.clone();
     blocking(move || storage.clean_tombstones()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -172,9 +179,7 @@ async fn snapshot(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AdminApiError> {
-    if !state.enabled {
-        return Err(AdminApiError::Disabled);
-    }
+    state.ensure_enabled()?;
     let params = request_params(query, &headers, &body);
     let skip_head = match params.get("skip_head") {
         None => false,

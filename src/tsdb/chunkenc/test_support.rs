@@ -140,3 +140,27 @@ pub(crate) fn float_step_samples() -> impl Strategy<Value = Vec<(i64, f64)>> {
             .collect()
     })
 }
+
+/// How many samples a chunk iterator yields from `bytes` after `flips`
+/// (position, XOR mask) and, if given, a cut to a length: damage must give
+/// an error or fewer samples, never a panic.
+pub(crate) fn samples_read_after_damage(
+    encoding: Encoding,
+    mut bytes: Vec<u8>,
+    flips: &[(prop::sample::Index, u8)],
+    cut: Option<prop::sample::Index>,
+) -> usize {
+    for (index, mask) in flips {
+        let position = index.index(bytes.len());
+        bytes[position] ^= mask;
+    }
+    if let Some(cut) = cut {
+        bytes.truncate(cut.index(bytes.len() + 1));
+    }
+    let mut iterator = ChunkIterator::new(encoding, &bytes);
+    let mut count = 0usize;
+    while iterator.next().is_some() {
+        count += 1;
+    }
+    count
+}

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::Head;
-use super::series::{Appendability, MemSeries};
+use super::series::{Appendability, MemSeries, SeriesState};
 use crate::model::Labels;
 use crate::storage::{AppendError, Appender, SeriesRef, StorageError};
 use crate::tsdb::wal::records;
@@ -161,19 +161,10 @@ impl Appender for HeadAppender {
         let min_valid_time = self.head.min_valid_time();
         let mut out_of_bounds = 0u64;
         for sample in &self.samples {
-            if sample.t < min_valid_time {
+            let Some(mut state) = self.lock_if_in_bounds(sample, min_valid_time) else {
                 out_of_bounds += 1;
                 continue;
-            }
-            let mut state = sample.series.state.lock();
-            // Read again under the series lock: a head cut that began since
-            // (it raises the minimum first, then reads each series under its
-            // lock) either sees this sample in its block or refuses it here,
-            // so an appended sample is never left below the minimum.
-            if sample.t < self.head.min_valid_time() {
-                out_of_bounds += 1;
-                continue;
-            }
+            };
             match state.check(sample.t, sample.v) {
                 Ok(Appendability::Append) => {
                     new_chunks += state.append(sample.t, sample.v, chunk_range);
@@ -259,6 +250,24 @@ impl HeadAppender {
         Ok(SeriesRef(series_ref))
     }
 
+    /// Locks `sample`'s series if the sample is not below the head's
+    /// minimum valid time: `min_valid_time` as read at the commit's start,
+    /// then read again under the series lock. A head cut raises the minimum
+    /// first and then reads each series under its lock, so it either finds
+    /// the sample in the series or the sample is refused here; a stored
+    /// sample is never left below the minimum.
+    fn lock_if_in_bounds<'a>(
+        &self,
+        sample: &'a PendingSample,
+        min_valid_time: i64,
+    ) -> Option<parking_lot::MutexGuard<'a, SeriesState>> {
+        if sample.t < min_valid_time {
+            return None;
+        }
+        let state = sample.series.state.lock();
+        (sample.t >= self.head.min_valid_time()).then_some(state)
+    }
+
     /// Applies the buffered out-of-order samples after the in-order ones.
     /// A timestamp already among a series' out-of-order samples is dropped
     /// silently, as Prometheus does.
@@ -268,17 +277,10 @@ impl HeadAppender {
         let mut new_chunks = 0i64;
         let (mut min_time, mut max_time) = (i64::MAX, i64::MIN);
         for sample in &self.out_of_order_samples {
-            if sample.t < min_valid_time {
+            let Some(mut state) = self.lock_if_in_bounds(sample, min_valid_time) else {
                 out_of_bounds += 1;
                 continue;
-            }
-            let mut state = sample.series.state.lock();
-            // Read again under the series lock: a head cut that began since
-            // is either seen here or reads this series after the insert.
-            if sample.t < self.head.min_valid_time() {
-                out_of_bounds += 1;
-                continue;
-            }
+            };
             let stored = match state.check(sample.t, sample.v) {
                 Ok(Appendability::Append) => {
                     new_chunks += state.append(sample.t, sample.v, chunk_range);

@@ -1,7 +1,7 @@
 use super::*;
 use crate::model::sample::STALE_NAN_BITS;
 use crate::tsdb::chunkenc::test_support::*;
-use crate::tsdb::chunkenc::{ChunkIterator, Encoding, encode_sealed};
+use crate::tsdb::chunkenc::{Encoding, encode_sealed};
 use proptest::prelude::*;
 
 fn columns_round_trip(samples: &[(i64, f64)]) -> Vec<u8> {
@@ -149,16 +149,8 @@ proptest! {
         samples in float_step_samples(),
         flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
     ) {
-        let (encoding, mut bytes) = encode_sealed_columns(&samples);
-        for (index, mask) in flips {
-            let position = index.index(bytes.len());
-            bytes[position] ^= mask;
-        }
-        let mut iterator = ChunkIterator::new(encoding, &bytes);
-        let mut count = 0usize;
-        while iterator.next().is_some() {
-            count += 1;
-        }
+        let (encoding, bytes) = encode_sealed_columns(&samples);
+        let count = samples_read_after_damage(encoding, bytes, &flips, None);
         prop_assert!(count <= SEALED_MAX_SAMPLES);
     }
 
@@ -168,17 +160,8 @@ proptest! {
         flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
         cut in any::<prop::sample::Index>(),
     ) {
-        let (encoding, mut bytes) = encode_sealed_columns(&samples);
-        for (index, mask) in flips {
-            let position = index.index(bytes.len());
-            bytes[position] ^= mask;
-        }
-        bytes.truncate(cut.index(bytes.len() + 1));
-        let mut iterator = ChunkIterator::new(encoding, &bytes);
-        let mut count = 0usize;
-        while iterator.next().is_some() {
-            count += 1;
-        }
+        let (encoding, bytes) = encode_sealed_columns(&samples);
+        let count = samples_read_after_damage(encoding, bytes, &flips, Some(cut));
         prop_assert!(count <= SEALED_MAX_SAMPLES);
     }
 }

@@ -150,17 +150,8 @@ proptest! {
         flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
         cut in any::<prop::sample::Index>(),
     ) {
-        let (encoding, mut bytes) = encode_sealed(&samples);
-        for (index, mask) in flips {
-            let position = index.index(bytes.len());
-            bytes[position] ^= mask;
-        }
-        bytes.truncate(cut.index(bytes.len() + 1));
-        let mut iterator = ChunkIterator::new(encoding, &bytes);
-        let mut count = 0usize;
-        while iterator.next().is_some() {
-            count += 1;
-        }
+        let (encoding, bytes) = encode_sealed(&samples);
+        let count = samples_read_after_damage(encoding, bytes, &flips, Some(cut));
         prop_assert!(count <= SEALED_MAX_SAMPLES);
     }
 
