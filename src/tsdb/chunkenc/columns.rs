@@ -190,7 +190,7 @@ fn value_column_with_shift(plan: &ValuePlan, constant: bool, shift: u32) -> Vec<
             }
             put_uvarint(&mut output, plan.divisor);
             put_varint(&mut output, plan.first as i64);
-            if matches!(plan.predictor, Predictor::Level | Predictor::DeltaStep) {
+            if plan.predictor.stores_level() {
                 put_varint(&mut output, plan.level);
             }
         }
@@ -198,7 +198,7 @@ fn value_column_with_shift(plan: &ValuePlan, constant: bool, shift: u32) -> Vec<
             output.push(plan.exponent);
             put_uvarint(&mut output, plan.divisor);
             output.extend_from_slice(&plan.first.to_le_bytes());
-            if matches!(plan.predictor, Predictor::Level | Predictor::DeltaStep) {
+            if plan.predictor.stores_level() {
                 put_varint(&mut output, plan.level);
             }
         }
@@ -272,7 +272,7 @@ pub fn decode_value_column(bytes: &[u8], count: usize) -> Result<Vec<f64>, Chunk
             }
             let divisor = cursor.uvarint()?;
             let first = cursor.varint()? as u64;
-            let level = if matches!(predictor, Predictor::Level | Predictor::DeltaStep) {
+            let level = if predictor.stores_level() {
                 cursor.varint()?
             } else {
                 0
@@ -325,7 +325,7 @@ fn decode_decimal_steps(
     let exponent = cursor.byte()?;
     let divisor = cursor.uvarint()?;
     let first = cursor.u64_le()?;
-    let level = if matches!(predictor, Predictor::Level | Predictor::DeltaStep) {
+    let level = if predictor.stores_level() {
         cursor.varint()?
     } else {
         0

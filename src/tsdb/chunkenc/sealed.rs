@@ -55,6 +55,14 @@ pub(super) enum Predictor {
     DeltaStep = 3,
 }
 
+impl Predictor {
+    /// Whether a value column header stores this predictor's level (or
+    /// step) after the first value.
+    pub(super) fn stores_level(self) -> bool {
+        matches!(self, Predictor::Level | Predictor::DeltaStep)
+    }
+}
+
 /// How one chunk's values will be written.
 pub(super) struct ValuePlan {
     pub(super) mode: ValueMode,
