@@ -39,15 +39,32 @@ async fn start_node(id: &str, endpoint: &str) -> Node {
         .expect("membership");
     let ownership = Arc::new(Ownership::new(&settings, metrics));
     let cancel = CancellationToken::new();
-    tokio::spawn(
-        ownership
-            .clone()
-            .follow(membership.subscribe(), cancel.clone(), |_, _| {}),
-    );
+    tokio::spawn(apply_views(
+        ownership.clone(),
+        membership.subscribe(),
+        cancel.clone(),
+    ));
     Node {
         membership: Some(membership),
         ownership,
         cancel,
+    }
+}
+
+/// Applies every view the membership publishes until `cancel`, as the
+/// routing stage does.
+async fn apply_views(
+    ownership: Arc<Ownership>,
+    mut views: tokio::sync::watch::Receiver<Arc<super::membership::ClusterView>>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let view = views.borrow_and_update().clone();
+        ownership.apply_view(&view);
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            changed = views.changed() => if changed.is_err() { return },
+        }
     }
 }
 

@@ -8,16 +8,19 @@
 //! - [`membership`]: who is in the cluster (none, static, etcd), published
 //!   as a [`ClusterView`] on a watch channel.
 //! - [`ownership`]: which targets and rule groups this node owns under the
-//!   current view, and the hand-over plan when that changes.
+//!   current view, and the rings recent changes replaced.
+//! - [`routing`]: the stage between discovery and scrape: the owned
+//!   targets go to scrape, moved ones end without staleness markers, and
+//!   the hand-over grace has its own timer.
 //! - [`status`]: `/api/v1/status/cluster` and `promshard cluster ring`.
 //! - [`global`]: the global query view (local TSDB + every live peer over
 //!   remote read, `?local=true`).
 //!
-//! Wiring (in `main.rs`): `ClusterMetrics::register(&registry)`,
+//! Wiring (in `node.rs`): `ClusterMetrics::register(&registry)`,
 //! `Membership::start(&settings, metrics.clone())`,
-//! `Ownership::new(&settings, metrics)` in an `Arc`, then spawn
-//! `ownership.follow(membership.subscribe(), cancel, on_change)`; scrape
-//! asks `owns_target`, rules `owns_rule_group`; on shutdown
+//! `Ownership::new(&settings, metrics)` in an `Arc`, a [`TargetRouting`]
+//! over it whose `run(membership.subscribe(), discovery, scrape, cancel)`
+//! feeds scrape; rules ask `owns_rule_group`; on shutdown
 //! `membership.shutdown().await` deregisters.
 
 pub mod global;
@@ -29,7 +32,9 @@ pub mod metrics;
 pub mod overlap;
 pub mod ownership;
 pub mod ring;
+pub mod routing;
 pub mod settings;
+pub mod stages;
 pub mod status;
 
 #[cfg(test)]
@@ -45,10 +50,8 @@ pub use kv_etcd::EtcdKv;
 pub use kv_memory::MemoryKv;
 pub use membership::{ClusterView, Membership, MembershipError};
 pub use metrics::ClusterMetrics;
-pub use ownership::{
-    HandoverPlan, MovedAway, Ownership, ReleasedTarget, TargetGroup, discovered_target_labels,
-    plan_handover,
-};
+pub use ownership::{MovedAway, Ownership, TargetGroup, discovered_target_labels};
 pub use ring::{DEFAULT_VIRTUAL_NODES, Member, Ring, rule_group_key, target_key};
+pub use routing::{Clock, SystemClock, TargetRouting, TargetSink};
 pub use settings::{ClusterMode, ClusterOverrides, ClusterSettings, EtcdSettings};
 pub use status::{print_ring, print_ring_for_members, status_json};

@@ -1,30 +1,23 @@
 //! Which targets and rule groups this node owns, from the current cluster
-//! view, and the hand-over bookkeeping when ownership moves.
+//! view, and the rings recent view changes replaced (for the hand-over
+//! grace).
 //!
-//! Where to call it (the lead wires this):
-//! - **Targets:** between discovery and scrape, as the scrape manager on
-//!   main expects (`ScrapeManager::sync_releasing(groups, release)` takes
-//!   groups already filtered): [`Ownership::filter_target_groups_at`]
-//!   (with the hand-over grace), or [`Ownership::retain_owned_at`] on any
-//!   target-group type (e.g. `scrape::TargetGroup`, whose fields match the
-//!   local [`TargetGroup`]). The key is the discovered label set (group
-//!   labels overlaid by target labels, plus `job`): every node runs the
-//!   same discovery, so every node computes the same owner.
-//! - **Targets, post-relabel:** [`Ownership::owns_target`] takes the label
-//!   set after relabeling, for a hook inside scrape if one is added. Use
-//!   one key or the other, never both: they split targets differently.
+//! - **Targets:** the routing stage ([`super::routing`]) filters
+//!   discovery's groups with [`Ownership::filter_target_groups_at`]. The
+//!   key is the discovered label set (group labels overlaid by target
+//!   labels, plus `job`): every node runs the same discovery, so every node
+//!   computes the same owner. [`Ownership::owns_target`] answers for one
+//!   such label set (status pages, `promshard cluster ring`).
 //! - **Rule groups:** [`Ownership::owns_rule_group`] before evaluating.
 //!
-//! Views arrive from [`super::membership::Membership`]; feed each to
-//! [`Ownership::apply_view`] (or run [`Ownership::follow`]).
+//! Views arrive from [`super::membership::Membership`]; the routing stage
+//! feeds each to [`Ownership::apply_view_at`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use parking_lot::RwLock;
-use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
 use super::membership::ClusterView;
 use super::metrics::ClusterMetrics;
@@ -41,7 +34,7 @@ const HISTORY_MAX_RINGS: usize = 32;
 
 /// The discovered labels of a target: the group's labels overlaid by the
 /// target's, plus `job` when missing. The key of
-/// [`Ownership::filter_target_groups`] and of `print_ring`.
+/// [`Ownership::filter_target_groups_at`] and of `print_ring`.
 pub fn discovered_target_labels(job_name: &str, group: &TargetGroup, target: &Labels) -> Labels {
     let mut builder = LabelsBuilder::new(&group.labels);
     for label in target.iter() {
@@ -149,7 +142,7 @@ impl Ownership {
     }
 
     /// Rebuilds the ring for a new view; returns the previous ring (for
-    /// [`plan_handover`]). A view without this node means it owns nothing
+    /// the hand-over grace). A view without this node means it owns nothing
     /// (its lease expired and others took over).
     pub fn apply_view(&self, view: &ClusterView) -> Arc<Ring> {
         self.apply_view_at(view, SystemTime::now())
@@ -178,24 +171,25 @@ impl Ownership {
         old_ring
     }
 
-    /// Applies every view the membership publishes until cancelled.
-    /// `on_change(old_ring, new_ring)` runs after each change (to re-filter
-    /// targets and plan hand-overs).
-    pub async fn follow(
-        self: Arc<Self>,
-        mut views: watch::Receiver<Arc<ClusterView>>,
-        cancel: CancellationToken,
-        mut on_change: impl FnMut(Arc<Ring>, Arc<Ring>) + Send,
-    ) {
-        loop {
-            let view = views.borrow_and_update().clone();
-            let old_ring = self.apply_view(&view);
-            on_change(old_ring, self.ring());
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                changed = views.changed() => if changed.is_err() { return },
-            }
-        }
+    /// The addresses of the ring's other members (not this node, by id or
+    /// by its advertised address).
+    pub fn peer_addresses(&self, advertise_address: &str) -> Vec<String> {
+        self.ring()
+            .members()
+            .iter()
+            .filter(|m| m.node_id != self.local_node_id && m.address != advertise_address)
+            .map(|m| m.address.clone())
+            .collect()
+    }
+
+    /// The address of the member that owns `key` (a notification group's
+    /// key hashed) when that is another node; `None` when this node owns
+    /// it or the ring is empty.
+    pub fn remote_owner_of(&self, key: u64, advertise_address: &str) -> Option<String> {
+        let ring = self.ring();
+        ring.primary_owner(key)
+            .filter(|m| m.node_id != self.local_node_id && m.address != advertise_address)
+            .map(|m| m.address.clone())
     }
 
     /// Whether this node scrapes the target with these post-relabel labels.
@@ -216,28 +210,17 @@ impl Ownership {
     }
 
     /// Keeps only the targets this node owns, keyed on their discovered
-    /// labels (see [`discovered_target_labels`]). Groups left empty are
-    /// kept (empty), so a scrape pool sees its targets go away. Sets
-    /// `promshard_cluster_owned_targets`. No hand-over grace: see
-    /// [`Ownership::filter_target_groups_at`].
-    pub fn filter_target_groups(
-        &self,
-        groups_by_job: HashMap<String, Vec<TargetGroup>>,
-    ) -> HashMap<String, Vec<TargetGroup>> {
-        self.filter_target_groups_at(groups_by_job, SystemTime::now(), &|_| Duration::ZERO)
-    }
-
-    /// Like [`Ownership::filter_target_groups`], but a target this node
-    /// owned before the last view change is kept until
-    /// `change + 2 × scrape_interval(job)` (see [`plan_handover`] for why),
-    /// as long as someone owns it now.
+    /// labels (see [`discovered_target_labels`]), and those it owned under a
+    /// ring replaced less than `2 × scrape_interval(job)` before `now` (the
+    /// hand-over grace), as long as someone owns them now. The new owner
+    /// sees the same view at about the same time and starts at once; its
+    /// first scrape falls due within one interval, and the old owner covers
+    /// one more interval after that, so the series has no gap (queries
+    /// merge the overlap). Groups left empty are kept (empty), so a scrape
+    /// pool sees its targets go away. Sets `promshard_cluster_owned_targets`.
     ///
-    /// How the lead wires it into scrape: on every discovery update, view
-    /// change, and at [`Ownership::handover_deadline`], call this and pass
-    /// the result to `ScrapeManager::sync_releasing(groups, release)` with
-    /// `release` returning true when the sync was caused by a view change
-    /// or the deadline (targets leaving then moved to another node: no
-    /// staleness markers), false when caused by discovery.
+    /// A target nobody owns under the current ring (an empty view) stays:
+    /// better scraped twice than not at all.
     pub fn filter_target_groups_at(
         &self,
         groups_by_job: HashMap<String, Vec<TargetGroup>>,
@@ -321,129 +304,21 @@ impl Ownership {
         owned_now
     }
 
-    /// When the next hand-over grace ends for a job scraped every
-    /// `scrape_interval` (the earliest still to come, else the last one):
-    /// re-filter then to drop the targets kept for it. `None` if no view
-    /// change happened yet.
-    pub fn handover_deadline(&self, scrape_interval: Duration) -> Option<SystemTime> {
-        let now = SystemTime::now();
-        let deadlines: Vec<SystemTime> = self
-            .history
+    /// When the next hand-over grace still to come after `now` ends, for a
+    /// job scraped every `scrape_interval`: re-filter then to drop the
+    /// targets kept for it. `None` when no grace is running.
+    pub fn handover_deadline_at(
+        &self,
+        scrape_interval: Duration,
+        now: SystemTime,
+    ) -> Option<SystemTime> {
+        self.history
             .read()
             .iter()
             .map(|(_, replaced_at)| *replaced_at + scrape_interval * 2)
-            .collect();
-        deadlines
-            .iter()
-            .copied()
             .filter(|deadline| *deadline > now)
             .min()
-            .or_else(|| deadlines.last().copied())
     }
-
-    /// Sets `promshard_cluster_owned_targets` when ownership is decided by
-    /// [`Ownership::owns_target`] in scrape.
-    pub fn set_owned_targets(&self, count: usize) {
-        self.metrics.owned_targets.set(count as i64);
-    }
-
-    /// Plans the hand-over for `targets` from `old_ring` to the current
-    /// ring and counts it in `promshard_cluster_handovers_total`.
-    pub fn plan_handover_from(
-        &self,
-        old_ring: &Ring,
-        targets: &[Labels],
-        now: SystemTime,
-        scrape_interval: Duration,
-    ) -> HandoverPlan {
-        let new_ring = self.ring();
-        let plan = plan_handover(
-            &self.local_node_id,
-            old_ring,
-            &new_ring,
-            self.replication_factor,
-            targets,
-            now,
-            scrape_interval,
-        );
-        self.metrics
-            .handovers_total
-            .inc_by((plan.acquired.len() + plan.released.len()) as u64);
-        plan
-    }
-}
-
-/// A target this node no longer owns but keeps scraping for a while.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReleasedTarget {
-    /// The target's (post-relabel) labels.
-    pub target_labels: Labels,
-    /// Keep scraping until then, then stop *without* writing staleness
-    /// markers (the new owner's samples continue the series).
-    pub keep_scraping_until: SystemTime,
-    /// Who owns it now.
-    pub new_owners: Vec<String>,
-}
-
-/// What changes for this node between two views.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct HandoverPlan {
-    /// Targets newly owned: start scraping at once.
-    pub acquired: Vec<Labels>,
-    /// Targets no longer owned: keep scraping until the given time.
-    pub released: Vec<ReleasedTarget>,
-    /// How many targets this node owned before and still owns.
-    pub kept: usize,
-}
-
-/// Compares this node's ownership of `targets` under two rings.
-///
-/// A released target is scraped until `now + 2 × scrape_interval`: the new
-/// owner sees the same view at about the same time and starts at once, its
-/// first scrape falls due within one interval (scrapes are spread over the
-/// interval), and the old owner covers one more interval after that, so the
-/// series has no gap; queries deduplicate the overlap.
-///
-/// A target that nobody owns under the new ring (the new view is empty) is
-/// not released: it is better scraped twice than not at all.
-pub fn plan_handover(
-    local_node_id: &str,
-    old_ring: &Ring,
-    new_ring: &Ring,
-    replication_factor: usize,
-    targets: &[Labels],
-    now: SystemTime,
-    scrape_interval: Duration,
-) -> HandoverPlan {
-    let mut plan = HandoverPlan::default();
-    let keep_scraping_until = now + scrape_interval * 2;
-    for target in targets {
-        let key = target_key(target);
-        let owned_before = old_ring.owns(local_node_id, key, replication_factor);
-        let owned_now = new_ring.owns(local_node_id, key, replication_factor);
-        match (owned_before, owned_now) {
-            (false, true) => plan.acquired.push(target.clone()),
-            (true, true) => plan.kept += 1,
-            (true, false) => {
-                let new_owners: Vec<String> = new_ring
-                    .owners(key, replication_factor)
-                    .into_iter()
-                    .map(|member| member.node_id.clone())
-                    .collect();
-                if new_owners.is_empty() {
-                    plan.kept += 1;
-                    continue;
-                }
-                plan.released.push(ReleasedTarget {
-                    target_labels: target.clone(),
-                    keep_scraping_until,
-                    new_owners,
-                });
-            }
-            (false, false) => {}
-        }
-    }
-    plan
 }
 
 #[cfg(test)]

@@ -62,10 +62,30 @@ fn targets_per_member<'a>(
     counts
 }
 
+/// [`status_json`] over every discovered target (keyed on its discovered
+/// labels, as routing keys it).
+pub fn status_json_for_discovered(
+    ownership: &Ownership,
+    discovered: &HashMap<String, Vec<TargetGroup>>,
+) -> serde_json::Value {
+    let targets: Vec<Labels> = discovered
+        .iter()
+        .flat_map(|(job_name, groups)| {
+            groups.iter().flat_map(move |group| {
+                group
+                    .targets
+                    .iter()
+                    .map(move |target| discovered_target_labels(job_name, group, target))
+            })
+        })
+        .collect();
+    status_json(ownership, &targets)
+}
+
 /// Prints who owns which target under the configured member set (this
 /// node in mode none, the peers in static and etcd mode; for etcd's live
 /// set use [`print_ring_for_members`]). Targets are keyed on their
-/// discovered labels, as [`Ownership::filter_target_groups`] does.
+/// discovered labels, as [`Ownership::filter_target_groups_at`] does.
 pub fn print_ring(
     settings: &ClusterSettings,
     targets_by_job: &HashMap<String, Vec<TargetGroup>>,

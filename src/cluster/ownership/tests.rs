@@ -113,7 +113,7 @@ fn filtering_discovery_output_partitions_targets_and_sets_the_gauge() {
             &settings(id, ClusterMode::Static, &peers),
             node_metrics.clone(),
         );
-        let filtered = ownership.filter_target_groups(discovered.clone());
+        let filtered = strict(&ownership, discovered.clone());
         let groups = &filtered["node"];
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].labels, group.labels, "group labels kept");
@@ -152,164 +152,6 @@ fn discovered_labels_overlay_target_on_group_and_add_job() {
     );
 }
 
-struct HandoverCase {
-    name: &'static str,
-    before: &'static [&'static str],
-    after: &'static [&'static str],
-    expect_acquired: bool,
-    expect_released: bool,
-}
-
-#[test]
-fn handover_between_views() {
-    let cases = [
-        HandoverCase {
-            name: "a joins b and c",
-            before: &["b", "c"],
-            after: &["a", "b", "c"],
-            expect_acquired: true,
-            expect_released: false,
-        },
-        HandoverCase {
-            name: "d joins a, b, c",
-            before: &["a", "b", "c"],
-            after: &["a", "b", "c", "d"],
-            expect_acquired: false,
-            expect_released: true,
-        },
-        HandoverCase {
-            name: "c leaves a, b, c",
-            before: &["a", "b", "c"],
-            after: &["a", "b"],
-            expect_acquired: true,
-            expect_released: false,
-        },
-        HandoverCase {
-            name: "a expired, others took over",
-            before: &["a", "b"],
-            after: &["b"],
-            expect_acquired: false,
-            expect_released: true,
-        },
-        HandoverCase {
-            name: "no change",
-            before: &["a", "b"],
-            after: &["a", "b"],
-            expect_acquired: false,
-            expect_released: false,
-        },
-    ];
-    let targets: Vec<Labels> = (0..400).map(target).collect();
-    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-    let interval = Duration::from_secs(15);
-    for case in cases {
-        let old_ring = Ring::new(&view(case.before).members, 64);
-        let new_ring = Ring::new(&view(case.after).members, 64);
-        let plan = plan_handover("a", &old_ring, &new_ring, 1, &targets, now, interval);
-        assert_eq!(
-            !plan.acquired.is_empty(),
-            case.expect_acquired,
-            "{}: acquired",
-            case.name
-        );
-        assert_eq!(
-            !plan.released.is_empty(),
-            case.expect_released,
-            "{}: released",
-            case.name
-        );
-        let owned_before = targets
-            .iter()
-            .filter(|t| old_ring.owns("a", target_key(t), 1))
-            .count();
-        assert_eq!(
-            plan.kept + plan.released.len(),
-            owned_before,
-            "{}: accounting",
-            case.name
-        );
-        for released in &plan.released {
-            assert_eq!(
-                released.keep_scraping_until,
-                now + interval * 2,
-                "{}",
-                case.name
-            );
-            assert!(!released.new_owners.contains(&"a".to_string()));
-            let key = target_key(&released.target_labels);
-            assert!(
-                new_ring.owns(&released.new_owners[0], key, 1),
-                "{}: new owner owns it",
-                case.name
-            );
-        }
-    }
-}
-
-#[test]
-fn a_target_nobody_would_own_is_never_released() {
-    let targets: Vec<Labels> = (0..50).map(target).collect();
-    let old_ring = Ring::new(&view(&["a"]).members, 16);
-    let empty_ring = Ring::new(&[], 16);
-    let plan = plan_handover(
-        "a",
-        &old_ring,
-        &empty_ring,
-        1,
-        &targets,
-        SystemTime::now(),
-        Duration::from_secs(10),
-    );
-    assert!(plan.released.is_empty());
-    assert_eq!(plan.kept, 50);
-}
-
-#[test]
-fn planned_handovers_are_counted() {
-    let node_metrics = metrics();
-    let ownership = Ownership::new(
-        &settings("a", ClusterMode::Static, &["a", "b"]),
-        node_metrics.clone(),
-    );
-    let old_ring = ownership.apply_view(&view(&["a", "b", "c"]));
-    let targets: Vec<Labels> = (0..300).map(target).collect();
-    let plan = ownership.plan_handover_from(
-        &old_ring,
-        &targets,
-        SystemTime::now(),
-        Duration::from_secs(15),
-    );
-    assert!(!plan.released.is_empty());
-    assert_eq!(
-        node_metrics.handovers_total.get() as usize,
-        plan.acquired.len() + plan.released.len()
-    );
-}
-
-#[tokio::test]
-async fn follow_applies_published_views() {
-    let ownership = Arc::new(Ownership::new(
-        &settings("a", ClusterMode::Etcd, &[]),
-        metrics(),
-    ));
-    let (sender, receiver) = watch::channel(Arc::new(view(&["a"])));
-    let cancel = CancellationToken::new();
-    let (changes_sender, mut changes) = tokio::sync::mpsc::unbounded_channel();
-    let task = tokio::spawn(ownership.clone().follow(
-        receiver,
-        cancel.clone(),
-        move |_, new_ring| {
-            let _ = changes_sender.send(new_ring.members().len());
-        },
-    ));
-    assert_eq!(changes.recv().await, Some(1));
-    let _ = sender.send(Arc::new(view(&["a", "b"])));
-    assert_eq!(changes.recv().await, Some(2));
-    assert_eq!(ownership.ring().members().len(), 2);
-    cancel.cancel();
-    let _ = task.await;
-}
-
 fn discovered(count: usize) -> HashMap<String, Vec<TargetGroup>> {
     let group = TargetGroup {
         source: "static:0".to_string(),
@@ -329,11 +171,11 @@ fn released_targets_stay_for_two_intervals_after_a_view_change() {
     let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
     let interval = Duration::from_secs(15);
     ownership.apply_view_at(&view(&["a", "b"]), start);
-    let owned_with_b = kept(&ownership.filter_target_groups(discovered(300)));
+    let owned_with_b = kept(&strict(&ownership, discovered(300)));
 
     let change = start + Duration::from_secs(600);
     ownership.apply_view_at(&view(&["a", "b", "c"]), change);
-    let strictly_owned = kept(&ownership.filter_target_groups(discovered(300)));
+    let strictly_owned = kept(&strict(&ownership, discovered(300)));
     assert!(strictly_owned.is_subset(&owned_with_b));
     assert!(
         strictly_owned.len() < owned_with_b.len(),
@@ -353,7 +195,11 @@ fn released_targets_stay_for_two_intervals_after_a_view_change() {
         dropped, strictly_owned,
         "released targets go once the grace ends"
     );
-    assert_eq!(ownership.handover_deadline(interval), Some(after));
+    assert_eq!(
+        ownership.handover_deadline_at(interval, change),
+        Some(after)
+    );
+    assert_eq!(ownership.handover_deadline_at(interval, after), None);
 }
 
 #[test]
@@ -361,7 +207,7 @@ fn an_empty_view_keeps_what_was_owned() {
     let ownership = Ownership::new(&settings("a", ClusterMode::Etcd, &[]), metrics());
     let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
     ownership.apply_view_at(&view(&["a", "b"]), start);
-    let owned_before = kept(&ownership.filter_target_groups(discovered(100)));
+    let owned_before = kept(&strict(&ownership, discovered(100)));
     ownership.apply_view_at(&view(&[]), start + Duration::from_secs(10));
     let much_later = start + Duration::from_secs(3_600);
     let held = kept(
@@ -405,12 +251,12 @@ fn the_next_handover_deadline_is_the_earliest_to_come() {
     let ownership = Ownership::new(&settings("a", ClusterMode::Etcd, &[]), metrics());
     let now = SystemTime::now();
     let interval = Duration::from_secs(10);
-    assert_eq!(ownership.handover_deadline(interval), None);
+    assert_eq!(ownership.handover_deadline_at(interval, now), None);
     ownership.apply_view_at(&view(&["a", "b"]), now - Duration::from_secs(60));
     ownership.apply_view_at(&view(&["a", "b", "c"]), now);
     ownership.apply_view_at(&view(&["a", "c"]), now + Duration::from_secs(5));
     assert_eq!(
-        ownership.handover_deadline(interval),
+        ownership.handover_deadline_at(interval, now),
         Some(now + interval * 2),
         "the grace of the change at `now` ends first; the one a minute ago is over"
     );
@@ -444,4 +290,12 @@ fn moved_away_tells_a_target_scraped_elsewhere_from_a_vanished_one() {
             "{labels:?}"
         );
     }
+}
+
+/// The targets owned now, without any hand-over grace.
+fn strict(
+    ownership: &Ownership,
+    groups: HashMap<String, Vec<TargetGroup>>,
+) -> HashMap<String, Vec<TargetGroup>> {
+    ownership.filter_target_groups_at(groups, SystemTime::now(), &|_| Duration::ZERO)
 }
