@@ -1,5 +1,7 @@
 //! What the cluster layer needs from the `cluster:` config section. The
-//! config module parses and validates the YAML; `main.rs` maps it to this.
+//! config module parses and validates the YAML;
+//! [`ClusterSettings::from_config`] maps it to this, and
+//! [`ClusterOverrides`] lays the `--cluster.*` flags over it.
 
 use std::time::Duration;
 
@@ -47,8 +49,8 @@ impl Default for EtcdSettings {
 pub struct ClusterSettings {
     /// Membership mode.
     pub mode: ClusterMode,
-    /// This node's id, unique in the cluster (default: the hostname, chosen
-    /// by `main.rs`).
+    /// This node's id, unique in the cluster (default: the advertised
+    /// address, which is unique per host and port).
     pub node_id: String,
     /// The address peers reach this node at (`host:port` of its web server).
     pub advertise_address: String,
@@ -83,6 +85,48 @@ impl Default for ClusterSettings {
 }
 
 impl ClusterSettings {
+    /// The settings of the config's `cluster` section for a node whose web
+    /// server listens on `listen_address`. The advertised address defaults
+    /// to the listen address, with an unspecified host (`0.0.0.0`, `[::]`
+    /// or none) replaced by this machine's host name, so that peers on
+    /// other hosts can reach it and two hosts never share one id; the node
+    /// id defaults to the advertised address.
+    pub fn from_config(section: &crate::config::ClusterConfig, listen_address: &str) -> Self {
+        let advertise_address = if section.advertise_address.is_empty() {
+            default_advertise_address(listen_address, &host_name())
+        } else {
+            section.advertise_address.clone()
+        };
+        let node_id = if section.node_id.is_empty() {
+            advertise_address.clone()
+        } else {
+            section.node_id.clone()
+        };
+        Self {
+            mode: match section.mode {
+                crate::config::ClusterMode::None => ClusterMode::None,
+                crate::config::ClusterMode::Static => ClusterMode::Static,
+                crate::config::ClusterMode::Etcd => ClusterMode::Etcd,
+            },
+            node_id,
+            advertise_address,
+            peers: section
+                .peers
+                .iter()
+                .map(|address| Member::new(address.clone(), address.clone()))
+                .collect(),
+            etcd: EtcdSettings {
+                endpoints: section.etcd.endpoints.clone(),
+                prefix: section.etcd.prefix.clone(),
+                lease_ttl: section.etcd.lease_ttl.as_duration(),
+                dial_timeout: section.etcd.dial_timeout.as_duration(),
+            },
+            replication_factor: section.replication_factor.max(1) as usize,
+            virtual_nodes: section.virtual_nodes.max(1) as usize,
+            peer_timeout: section.peer_timeout.as_duration(),
+        }
+    }
+
     /// This node as a ring member.
     pub fn local_member(&self) -> Member {
         Member::new(self.node_id.clone(), self.advertise_address.clone())
@@ -105,6 +149,27 @@ impl ClusterSettings {
             }
         }
     }
+}
+
+/// `listen_address` with an unspecified host replaced by `host_name`.
+fn default_advertise_address(listen_address: &str, host_name: &str) -> String {
+    let (host, port) = match listen_address.rsplit_once(':') {
+        Some((host, port)) => (host, port),
+        None => ("", listen_address),
+    };
+    match host {
+        "" | "0.0.0.0" | "[::]" | "::" => format!("{host_name}:{port}"),
+        _ => listen_address.to_string(),
+    }
+}
+
+/// This machine's host name (`localhost` when it cannot be read).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 /// Command-line flags that override the `cluster` config section (each
@@ -179,6 +244,37 @@ impl ClusterOverrides {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_advertised_address_names_the_host_when_listening_everywhere() {
+        let cases = [
+            ("0.0.0.0:9090", "node-1:9090"),
+            (":9091", "node-1:9091"),
+            ("[::]:9092", "node-1:9092"),
+            ("127.0.0.1:9093", "127.0.0.1:9093"),
+            ("10.0.0.5:9090", "10.0.0.5:9090"),
+        ];
+        for (listen, expected) in cases {
+            assert_eq!(
+                default_advertise_address(listen, "node-1"),
+                expected,
+                "{listen}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_node_id_defaults_to_the_advertised_address() {
+        let section = crate::config::ClusterConfig::default();
+        let settings = ClusterSettings::from_config(&section, "127.0.0.1:9191");
+        assert_eq!(settings.advertise_address, "127.0.0.1:9191");
+        assert_eq!(settings.node_id, "127.0.0.1:9191");
+        let other_port = ClusterSettings::from_config(&section, "127.0.0.1:9192");
+        assert_ne!(
+            settings.node_id, other_port.node_id,
+            "two nodes on one host differ"
+        );
+    }
 
     fn overridden(overrides: ClusterOverrides, id_from_config: bool) -> ClusterSettings {
         let mut settings = ClusterSettings {

@@ -386,3 +386,46 @@ impl DiscoveryManager {
 
 #[cfg(test)]
 mod tests;
+
+impl DiscoveryManager {
+    /// Builds every HTTP SD client the config needs, changing nothing
+    /// (the check half of a reload).
+    pub fn check_config(config: &crate::config::Config) -> Result<(), DiscoveryError> {
+        for (job_name, sd_configs) in config.scrape_sd_configs() {
+            for sd_config in sd_configs {
+                if let SdConfig::Http(http_config) = sd_config {
+                    HttpDiscovery::new((*http_config).clone(), None).map_err(|error| {
+                        DiscoveryError::HttpClient(format!("job {job_name}: {error}"))
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl crate::lifecycle::Reloader for DiscoveryManager {
+    fn name(&self) -> &'static str {
+        "discovery"
+    }
+
+    fn check(&self, config: &crate::config::Config) -> Result<(), String> {
+        Self::check_config(config).map_err(|e| e.to_string())
+    }
+
+    fn apply(&self, config: &crate::config::Config) -> Result<(), String> {
+        self.apply_config(&config.scrape_sd_configs())
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::lifecycle::Stage for DiscoveryManager {
+    fn name(&self) -> &'static str {
+        "discovery"
+    }
+
+    async fn run(self: Arc<Self>, cancel: CancellationToken) {
+        DiscoveryManager::run(&self, cancel).await;
+    }
+}

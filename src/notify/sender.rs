@@ -350,6 +350,16 @@ impl AlertSink for AlertmanagerSender {
     }
 }
 
+/// Builds the client of every `alerting.alertmanagers` entry, changing
+/// nothing (the check half of a reload).
+pub fn check_alerting_config(alerting: &AlertingConfig) -> Result<(), NotifyError> {
+    for (position, config) in alerting.alertmanagers.iter().enumerate() {
+        build_client(&config.http_client, None)
+            .map_err(|e| NotifyError::Config(format!("alertmanagers[{position}]: {e}")))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,3 +105,30 @@ impl NotifyStage {
         Ok(())
     }
 }
+
+impl NotifyStage {
+    /// Builds the Alertmanager clients of `alerting` and the built-in
+    /// Alertmanager's routes and receivers from `notify`, changing nothing
+    /// (the check half of a reload).
+    pub fn check_config(config: &Config) -> Result<(), NotifyError> {
+        super::sender::check_alerting_config(&config.alerting)?;
+        if let Some(notify) = &config.notify {
+            super::state::Setup::from_config(notify)?;
+        }
+        Ok(())
+    }
+}
+
+impl crate::lifecycle::Reloader for NotifyStage {
+    fn name(&self) -> &'static str {
+        "notify"
+    }
+
+    fn check(&self, config: &Config) -> Result<(), String> {
+        Self::check_config(config).map_err(|e| e.to_string())
+    }
+
+    fn apply(&self, config: &Config) -> Result<(), String> {
+        self.apply_config(config).map_err(|e| e.to_string())
+    }
+}

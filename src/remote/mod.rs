@@ -10,6 +10,7 @@ pub mod proto;
 pub mod queue;
 pub mod read;
 pub mod read_client;
+pub mod read_sources;
 pub mod receiver;
 pub mod watcher;
 pub mod write;

@@ -381,6 +381,54 @@ impl RemoteWriteManager {
     }
 }
 
+impl RemoteWriteManager {
+    /// Checks the `remote_write` entries (unique names) and builds each
+    /// one's client, changing nothing (the check half of a reload).
+    pub fn check_config(configs: &[RemoteWriteConfig]) -> Result<(), String> {
+        let mut names = std::collections::HashSet::new();
+        for config in configs {
+            let name = queue_name(config);
+            if !names.insert(name.clone()) {
+                return Err(format!("duplicate remote_write name {name:?}"));
+            }
+            HttpWriteClient::new(client_settings(config)?)
+                .map_err(|e| format!("remote_write {name}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl crate::lifecycle::Reloader for RemoteWriteManager {
+    fn name(&self) -> &'static str {
+        "remote_write"
+    }
+
+    fn check(&self, config: &crate::config::Config) -> Result<(), String> {
+        Self::check_config(&config.remote_write)
+    }
+
+    fn apply(&self, config: &crate::config::Config) -> Result<(), String> {
+        self.apply_config(&config.remote_write, &config.global.external_labels)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::lifecycle::Stage for RemoteWriteManager {
+    fn name(&self) -> &'static str {
+        "remote_write"
+    }
+
+    /// The queues run on their own from `apply_config` on; this waits.
+    async fn run(self: Arc<Self>, cancel: CancellationToken) {
+        cancel.cancelled().await;
+    }
+
+    /// Flushes and stops every queue (blocking: off the async workers).
+    async fn stop(&self) {
+        tokio::task::block_in_place(|| RemoteWriteManager::stop(self));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

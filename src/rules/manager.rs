@@ -343,6 +343,32 @@ async fn run_group(
     }
 }
 
+impl RuleManager {
+    /// Resolves and parses every rule file the config names, changing
+    /// nothing (the check half of a reload).
+    pub fn check_config(config: &Config) -> Result<(), RuleManagerError> {
+        for path in resolve_rule_files(&config.rule_files)? {
+            load_rule_file(&path)?;
+        }
+        Ok(())
+    }
+}
+
+impl crate::lifecycle::Reloader for RuleManager {
+    fn name(&self) -> &'static str {
+        "rules"
+    }
+
+    fn check(&self, config: &Config) -> Result<(), String> {
+        Self::check_config(config).map_err(|e| format!("loading rule files: {e}"))
+    }
+
+    fn apply(&self, config: &Config) -> Result<(), String> {
+        self.apply_config(config)
+            .map_err(|e| format!("loading rule files: {e}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

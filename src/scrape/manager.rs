@@ -296,3 +296,46 @@ impl ScrapeManager {
         }
     }
 }
+
+impl ScrapeManager {
+    /// Converts the config's scrape configs and builds each pool's client,
+    /// changing nothing (the check half of a reload).
+    pub fn check_config(config: &crate::config::Config) -> Result<Vec<ScrapeSettings>, String> {
+        let pools = config
+            .scrape_configs
+            .iter()
+            .map(ScrapeSettings::try_from)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        for pool in &pools {
+            super::client::ScrapeClient::new(&pool.http_client, &pool.scrape_protocols)
+                .map_err(|e| format!("job {}: {e}", pool.job_name))?;
+        }
+        Ok(pools)
+    }
+}
+
+impl crate::lifecycle::Reloader for ScrapeManager {
+    fn name(&self) -> &'static str {
+        "scrape"
+    }
+
+    fn check(&self, config: &crate::config::Config) -> Result<(), String> {
+        Self::check_config(config).map(|_| ())
+    }
+
+    fn apply(&self, config: &crate::config::Config) -> Result<(), String> {
+        self.apply_config(Self::check_config(config)?)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl crate::cluster::routing::TargetSink for ScrapeManager {
+    fn sync_targets(
+        &self,
+        groups: HashMap<String, Vec<TargetGroup>>,
+        moved: &dyn Fn(&Labels) -> bool,
+    ) {
+        self.sync_releasing(groups, moved);
+    }
+}

@@ -18,6 +18,7 @@ mod lock;
 mod metrics;
 mod querier;
 mod replay;
+pub mod stage;
 pub mod tombstones;
 pub mod wal;
 

@@ -12,6 +12,7 @@ pub mod cluster_api;
 pub mod query_api;
 pub mod remote_api;
 pub mod rules_api;
+mod status_reload;
 pub mod targets_api;
 mod ui;
 
