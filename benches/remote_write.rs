@@ -86,7 +86,7 @@ fn main() {
             )
         })
         .collect();
-    queue.store_series(&series);
+    queue.store_series(&series, 0);
 
     let total = SERIES * SCRAPES as u64;
     let cpu_before = cpu_seconds();

@@ -161,12 +161,19 @@ struct ShardContext {
     hard_stop: CancellationToken,
 }
 
+/// A WAL series as a queue knows it: the segment it was last seen in and
+/// its output labels (`None`: dropped by relabeling).
+type SeriesEntry = (u32, Option<Arc<OutSeries>>);
+
 /// One `remote_write` queue.
 pub struct QueueManager {
     context: Arc<ShardContext>,
     relabel: Vec<RelabelConfig>,
     external_labels: Labels,
-    series: RwLock<HashMap<u64, Option<Arc<OutSeries>>>>,
+    /// Each WAL series reference: the WAL segment it was last seen in (its
+    /// series record, or the checkpoint that kept it) and its output
+    /// labels (`None`: dropped by relabeling).
+    series: RwLock<HashMap<u64, SeriesEntry>>,
     shards: tokio::sync::RwLock<Shards>,
     highest_in_ms: AtomicI64,
 }
@@ -210,8 +217,9 @@ impl QueueManager {
 
     /// Records series from the WAL: external labels are added (a series'
     /// own label wins), then `write_relabel_configs` apply; a dropped series'
-    /// samples are counted as dropped.
-    pub fn store_series(&self, series: &[(u64, Labels)]) {
+    /// samples are counted as dropped. `segment` is the WAL segment (or
+    /// checkpoint) the records were read from.
+    pub fn store_series(&self, series: &[(u64, Labels)], segment: u32) {
         let mut map = self.series.write();
         for (reference, labels) in series {
             let out = self.output_labels(labels).map(|labels| {
@@ -220,7 +228,7 @@ impl QueueManager {
                     labels,
                 })
             });
-            map.insert(*reference, out);
+            map.insert(*reference, (segment, out));
         }
     }
 
@@ -242,9 +250,20 @@ impl QueueManager {
         process(&with_external, &self.relabel)
     }
 
-    /// Forgets series the WAL no longer holds (after a checkpoint).
-    pub fn forget_series(&self, keep: impl Fn(u64) -> bool) {
-        self.series.write().retain(|reference, _| keep(*reference));
+    /// Forgets the series last seen before WAL segment `segment`: after a
+    /// checkpoint of segments up to `segment` was read (and its series
+    /// stored as seen in it), every series it did not keep is gone from
+    /// the head, as Prometheus's `SeriesReset` does. Without this the map
+    /// grows with every series ever created.
+    pub fn forget_series_before(&self, segment: u32) {
+        self.series
+            .write()
+            .retain(|_, (seen_in, _)| *seen_in >= segment);
+    }
+
+    /// How many series references the queue knows (status and tests).
+    pub fn known_series(&self) -> usize {
+        self.series.read().len()
     }
 
     /// Queues the samples of one WAL record at `record`, whose end is `end`.
@@ -259,13 +278,13 @@ impl QueueManager {
             for sample in samples {
                 newest = newest.max(sample.t);
                 match series.get(&sample.series) {
-                    Some(Some(out)) => items.push(Queued {
+                    Some((_, Some(out))) => items.push(Queued {
                         series: out.clone(),
                         t: sample.t,
                         v: sample.v,
                         record,
                     }),
-                    Some(None) => dropped += 1,
+                    Some((_, None)) => dropped += 1,
                     None => {
                         dropped += 1;
                         tracing::debug!(

@@ -94,6 +94,7 @@ pub fn run(
         queue,
         runtime,
         last_persist: Instant::now(),
+        collected_checkpoint: None,
     };
     if let Err(error) = watcher.watch(&cancel) {
         tracing::error!(err = %error, "remote write: WAL watcher stopped");
@@ -106,6 +107,8 @@ struct Watcher {
     queue: Arc<QueueManager>,
     runtime: tokio::runtime::Handle,
     last_persist: Instant,
+    /// The checkpoint whose series were last collected.
+    collected_checkpoint: Option<u32>,
 }
 
 impl Watcher {
@@ -139,7 +142,8 @@ impl Watcher {
                     series.extend(found);
                 }
             });
-            self.queue.store_series(&series);
+            self.queue.store_series(&series, checkpoint.index);
+            self.collected_checkpoint = Some(checkpoint.index);
             if (checkpoint.index as u64) >= resume.segment && persisted.is_some() {
                 tracing::error!(
                     needed = resume.segment,
@@ -182,7 +186,43 @@ impl Watcher {
                 return Ok(());
             }
             segment += 1;
+            self.collect_series(segment);
         }
+    }
+
+    /// Once the watcher reads past the newest checkpoint's segments, keeps
+    /// the series that checkpoint kept and forgets the rest (Prometheus's
+    /// `garbageCollectSeries`): the head dropped them, and no segment still
+    /// to be read refers to them.
+    fn collect_series(&mut self, reading_segment: u32) {
+        let Ok(Some(checkpoint)) = last_checkpoint(&self.settings.wal_dir) else {
+            return;
+        };
+        if checkpoint.index >= reading_segment
+            || self
+                .collected_checkpoint
+                .is_some_and(|done| done >= checkpoint.index)
+        {
+            return;
+        }
+        let mut series = Vec::new();
+        let read = checkpoint_reader(&checkpoint, &mut |record| {
+            if let Ok(Record::Series(found)) = records::decode(record) {
+                series.extend(found);
+            }
+        });
+        if let Err(error) = read {
+            tracing::warn!(err = %error, checkpoint = checkpoint.index, "remote write: cannot read the checkpoint; keeping every series");
+            return;
+        }
+        self.queue.store_series(&series, checkpoint.index);
+        self.queue.forget_series_before(checkpoint.index);
+        self.collected_checkpoint = Some(checkpoint.index);
+        tracing::debug!(
+            checkpoint = checkpoint.index,
+            known = self.queue.known_series(),
+            "remote write: series the checkpoint dropped are forgotten"
+        );
     }
 
     fn newer_segment_exists(&self, segment: u32) -> bool {
@@ -266,7 +306,7 @@ impl Watcher {
             Some(&records::SERIES_RECORD) => {
                 if let Ok(Record::Series(series)) = records::decode(record) {
                     let series: Vec<(u64, Labels)> = series;
-                    self.queue.store_series(&series);
+                    self.queue.store_series(&series, start.segment as u32);
                 }
             }
             Some(&records::SAMPLES_RECORD) if start >= resume => {

@@ -99,7 +99,7 @@ async fn delivers_in_order_with_external_labels_across_reshards() {
             )
         })
         .collect();
-    queue.store_series(&names);
+    queue.store_series(&names, 0);
     for step in 0..50i64 {
         let samples: Vec<RefSample> = (0..20)
             .map(|i| RefSample {
@@ -160,7 +160,7 @@ async fn recoverable_errors_are_retried_and_non_recoverable_dropped() {
         }),
     ]);
     let queue = queue(client.clone(), vec![]);
-    queue.store_series(&[(1, Labels::from_pairs(&[("__name__", "x")]))]);
+    queue.store_series(&[(1, Labels::from_pairs(&[("__name__", "x")]))], 0);
     let started = Instant::now();
     queue
         .append(
@@ -217,7 +217,7 @@ async fn unsent_samples_hold_the_resume_position_back() {
         .collect();
     let client = ScriptedClient::new(failing);
     let queue = queue(client.clone(), vec![]);
-    queue.store_series(&[(1, Labels::from_pairs(&[("__name__", "x")]))]);
+    queue.store_series(&[(1, Labels::from_pairs(&[("__name__", "x")]))], 0);
     queue
         .append(
             &[RefSample {
@@ -254,10 +254,13 @@ async fn write_relabel_drops_are_counted() {
         ..Default::default()
     };
     let queue = queue(client.clone(), vec![drop_debug]);
-    queue.store_series(&[
-        (1, Labels::from_pairs(&[("__name__", "debug_x")])),
-        (2, Labels::from_pairs(&[("__name__", "kept")])),
-    ]);
+    queue.store_series(
+        &[
+            (1, Labels::from_pairs(&[("__name__", "debug_x")])),
+            (2, Labels::from_pairs(&[("__name__", "kept")])),
+        ],
+        0,
+    );
     queue
         .append(
             &[
@@ -291,4 +294,66 @@ async fn write_relabel_drops_are_counted() {
         .with_label_values(&["test", "http://test"])
         .get();
     assert_eq!(dropped, 2.0, "one relabel drop and one unknown series");
+}
+
+#[tokio::test]
+async fn series_a_checkpoint_dropped_are_forgotten_and_live_ones_still_send() {
+    let client = ScriptedClient::new(vec![]);
+    let queue = queue(client.clone(), vec![]);
+    // Churn: 1,000 short-lived series seen in segment 3, then 10 that live
+    // on, seen in segment 7.
+    let churned: Vec<(u64, Labels)> = (0..1_000)
+        .map(|n| {
+            (
+                n,
+                Labels::from_pairs(&[("__name__", format!("churn_{n}").as_str())]),
+            )
+        })
+        .collect();
+    queue.store_series(&churned, 3);
+    let live: Vec<(u64, Labels)> = (1_000..1_010)
+        .map(|n| {
+            (
+                n,
+                Labels::from_pairs(&[("__name__", format!("live_{n}").as_str())]),
+            )
+        })
+        .collect();
+    queue.store_series(&live, 7);
+    assert_eq!(queue.known_series(), 1_010);
+    // Checkpoint 6 keeps churned series 0 (still in the head); the watcher
+    // stores what it kept as seen in it, then forgets the rest.
+    queue.store_series(&churned[..1], 6);
+    queue.forget_series_before(6);
+    assert_eq!(queue.known_series(), 11, "the map shrinks back after churn");
+    queue
+        .append(
+            &[
+                RefSample {
+                    series: 0,
+                    t: 10,
+                    v: 1.0,
+                },
+                RefSample {
+                    series: 1_005,
+                    t: 10,
+                    v: 2.0,
+                },
+                RefSample {
+                    series: 5,
+                    t: 10,
+                    v: 3.0,
+                },
+            ],
+            pos(0),
+            pos(1),
+        )
+        .await;
+    drained(&queue).await;
+    assert_eq!(client.samples_of("churn_0"), vec![(10, 1.0)]);
+    assert_eq!(client.samples_of("live_1005"), vec![(10, 2.0)]);
+    assert!(
+        client.samples_of("churn_5").is_empty(),
+        "a forgotten series' labels are gone"
+    );
 }
