@@ -138,6 +138,7 @@ impl ConfigReload {
     /// Applies an already loaded config (the first one, at start).
     pub fn apply(&self, config: &Config) -> Result<(), String> {
         let _one_at_a_time = self.running.lock();
+        log_warnings(config);
         let outcome = reload(&self.reloaders, config).map_err(|e| e.to_string());
         self.record(&outcome);
         outcome
@@ -150,7 +151,10 @@ impl ConfigReload {
         let _one_at_a_time = self.running.lock();
         let outcome = crate::config::load_file(&self.path)
             .map_err(|e| e.to_string())
-            .and_then(|config| reload(&self.reloaders, &config).map_err(|e| e.to_string()));
+            .and_then(|config| {
+                log_warnings(&config);
+                reload(&self.reloaders, &config).map_err(|e| e.to_string())
+            });
         self.record(&outcome);
         outcome
     }
@@ -171,6 +175,40 @@ impl ConfigReload {
         for listener in &self.on_outcome {
             listener(outcome.is_ok());
         }
+    }
+}
+
+/// A checksum of the config file and every rule file it names, as
+/// Prometheus's `auto-reload-config` feature compares them: a change to
+/// any of them changes it. An unreadable or invalid config is an error
+/// (the next check tries again).
+pub fn config_checksum(path: &Path) -> Result<u64, String> {
+    let text = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let config = crate::config::load_file(path).map_err(|e| e.to_string())?;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(&text);
+    let files =
+        crate::rules::manager::resolve_rule_files(&config.rule_files).map_err(|e| e.to_string())?;
+    for file in files {
+        hasher.update(file.to_string_lossy().as_bytes());
+        let content =
+            std::fs::read(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+        hasher.update(&content);
+    }
+    Ok(hasher.digest())
+}
+
+/// Logs every accepted setting that has no effect yet, by file, line and
+/// field.
+fn log_warnings(config: &Config) {
+    for warning in config.warnings() {
+        tracing::warn!(
+            file = %warning.file,
+            line = warning.line,
+            field = warning.field(),
+            "{} (accepted, not in effect)",
+            warning.message
+        );
     }
 }
 

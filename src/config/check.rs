@@ -63,6 +63,9 @@ pub fn check_config_files(paths: &[PathBuf], out: &mut dyn Write, err: &mut dyn 
                     path.display()
                 );
                 let _ = writeln!(out);
+                for warning in config.warnings() {
+                    let _ = writeln!(err, "  WARNING: {warning} (accepted, not in effect)");
+                }
                 outcome.merge(lint_scrape_intervals(&config, err));
                 rule_files
             }

@@ -49,6 +49,11 @@ impl LineIndex {
         }
     }
 
+    /// The line `path` itself is written on, if it is in the source.
+    pub fn exact_line(&self, path: &str) -> Option<usize> {
+        self.lines_by_path.get(path).copied()
+    }
+
     /// The line of `path`, or of its nearest ancestor present in the source
     /// (a missing field is reported where its parent is); 0 when unknown.
     pub fn line_of(&self, path: &str) -> usize {

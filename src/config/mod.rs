@@ -24,6 +24,7 @@ mod serde_helpers;
 pub mod storage;
 pub mod units;
 mod validate;
+pub mod warnings;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
