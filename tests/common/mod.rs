@@ -10,12 +10,47 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A free TCP port on 127.0.0.1 (bound, then released).
+/// The ports [`free_port`] hands out: below Linux's ephemeral range
+/// (32768-60999), so no socket bound to port 0 and no outgoing
+/// connection takes one in between.
+const TEST_PORTS: std::ops::Range<u32> = 20_000..32_000;
+
+/// A free TCP port on 127.0.0.1 for a server a test starts. Ports come
+/// from one counter shared by every test process (a file under an
+/// exclusive lock in the temp dir), so two tests running in parallel never
+/// get the same port, as they could when each bound port 0 and released
+/// it; a port something else holds is skipped.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral loopback port")
+    use std::io::{Read, Seek};
+    use std::os::fd::AsRawFd;
+    let path = std::env::temp_dir().join("promshard-test-ports");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .expect("open the test port counter");
+    // SAFETY: flock on a descriptor this function owns; released on close.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(locked, 0, "lock {}", path.display());
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .expect("read the port counter");
+    let mut next: u32 = text.trim().parse().unwrap_or_else(|_| std::process::id());
+    let span = TEST_PORTS.end - TEST_PORTS.start;
+    for _ in 0..span {
+        let port = (TEST_PORTS.start + next % span) as u16;
+        next = next.wrapping_add(1);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            file.set_len(0).expect("truncate the port counter");
+            file.rewind().expect("rewind the port counter");
+            file.write_all(next.to_string().as_bytes())
+                .expect("write the port counter");
+            return port;
+        }
+    }
+    panic!("no free port in {TEST_PORTS:?}");
 }
 
 /// The path of a binary built by this workspace.
@@ -543,7 +578,7 @@ impl Etcd {
     }
 }
 
-/// Many small scrape targets on loopback: one server thread listening on
+/// Many small scrape targets on loopback: one server runtime listening on
 /// `count` ports, each answering `/metrics` with a gauge naming its port.
 /// Targets differ by address, as real ones do.
 pub struct ManyTargets {
@@ -558,7 +593,10 @@ impl ManyTargets {
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let (addresses_tx, addresses_rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
+            // Several threads: hundreds of targets scraped every second
+            // must not queue behind one another on one thread.
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(4)
                 .enable_all()
                 .build()
                 .expect("runtime");
