@@ -136,13 +136,19 @@ impl std::str::FromStr for PromDuration {
 }
 
 impl fmt::Display for PromDuration {
-    /// Formats as Prometheus does: largest units first, `0s` for zero.
+    /// Formats as Prometheus does: largest units first, `0s` for zero;
+    /// years and weeks only when they divide the duration exactly (`90d`,
+    /// not `12w6d`).
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut remaining = self.as_millis();
         if remaining == 0 {
             return formatter.write_str("0s");
         }
         for (unit, unit_millis) in UNITS {
+            let exact_only = unit_millis >= MILLIS_PER_WEEK;
+            if exact_only && !remaining.is_multiple_of(unit_millis) {
+                continue;
+            }
             if remaining >= unit_millis {
                 write!(formatter, "{}{unit}", remaining / unit_millis)?;
                 remaining %= unit_millis;
@@ -255,7 +261,10 @@ mod tests {
             (15_000, "15s"),
             (5_400_000, "1h30m"),
             (604_800_000, "1w"),
-            (86_400_000 * 8, "1w1d"),
+            (86_400_000 * 8, "8d"),
+            (86_400_000 * 15, "15d"),
+            (86_400_000 * 14, "2w"),
+            (86_400_000 * 365, "1y"),
             (1_500, "1s500ms"),
         ];
         for (millis, text) in cases {
