@@ -5,12 +5,10 @@ mod node;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use flags::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     match cli.command {
         None => {
             if let Err(error) = flags::init_logging(&cli.server.log_level, &cli.server.log_format) {

@@ -43,8 +43,15 @@ use crate::flags::{ClusterFlags, ImportCommand, ServerFlags, TsdbCommand};
 
 /// Runs the server until SIGTERM, SIGINT or `/-/quit`.
 pub async fn run(flags: ServerFlags) -> Result<()> {
-    for (flag, why) in flags.unavailable() {
-        warn!(flag, why, "flag accepted but its feature is not available");
+    for (flag, why) in flags.notices() {
+        warn!(flag = %flag, why = %why, "flag accepted but not fully in effect");
+    }
+    let remote_write_receiver =
+        flags.web_enable_remote_write_receiver || flags.feature("remote-write-receiver");
+    if flags.feature("remote-write-receiver") {
+        warn!(
+            "remote write receiver enabled via feature flag remote-write-receiver; this is deprecated, use --web.enable-remote-write-receiver"
+        );
     }
     let registry = prometheus::Registry::new();
     #[cfg(target_os = "linux")]
@@ -64,7 +71,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         start_time: chrono::Utc::now().to_rfc3339(),
         reload_success: AtomicBool::new(true),
         last_config_time: RwLock::new(String::new()),
-        storage_retention: flags.storage_tsdb_retention_time.clone(),
+        storage_retention: retention_text(&flags),
         ready: AtomicBool::new(false),
     });
     let cancel = CancellationToken::new();
@@ -73,7 +80,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     // Cluster: membership and ownership; routing sits between discovery
     // and scrape.
     let cluster_settings =
-        cluster_settings_with_flags(&config, &flags.web_listen_address, &flags.cluster)?;
+        cluster_settings_with_flags(&config, flags.first_listen_address(), &flags.cluster)?;
     let cluster_metrics =
         ClusterMetrics::register(&registry).context("register cluster metrics")?;
     let membership = Arc::new(MembershipStage::new(
@@ -122,7 +129,9 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         NotifyStage::start(
             &config,
             StageOptions {
-                queue_capacity: flags.alertmanager_notification_queue_capacity,
+                queue_capacity: flags.alertmanager_notification_queue_capacity.max(1) as usize,
+                batch_size: flags.alertmanager_notification_batch_size.max(1) as usize,
+                drain_on_shutdown: flags.alertmanager_drain_notification_queue_on_shutdown,
                 data_dir: flags.storage_tsdb_path.join("notify"),
                 external_url: external_url(&flags),
                 owner: group_owner_lookup(
@@ -140,8 +149,8 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("--query.lookback-delta: {e}"))?,
         timeout: parse_duration(&flags.query_timeout)
             .map_err(|e| anyhow::anyhow!("--query.timeout: {e}"))?,
-        max_samples: flags.query_max_samples,
-        max_concurrency: flags.query_max_concurrency,
+        max_samples: flags.query_max_samples.max(0) as usize,
+        max_concurrency: flags.query_max_concurrency.max(1) as usize,
     }));
     // Rule evaluation reads the global view, writes to the TSDB and hands
     // its alerts to the notification stage; groups follow their ring owner.
@@ -209,8 +218,13 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
     );
 
     let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(4);
+    let auto_reload = flags.feature("auto-reload-config").then(|| {
+        ServerFlags::duration(&flags.config_auto_reload_interval).max(Duration::from_secs(1))
+    });
     let reload_task = tokio::spawn(serve_reloads(
         config_reload.clone(),
+        flags.config_file.clone(),
+        auto_reload,
         reload_rx,
         cancel.clone(),
     ));
@@ -232,12 +246,15 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         web::query_api::router(query_state),
         web::targets_api::router(scrape.clone()),
         web::remote_api::router(web::remote_api::RemoteApiState {
-            receiver: flags
-                .web_enable_remote_write_receiver
-                .then(|| db.clone() as Arc<dyn Appendable>),
+            receiver: remote_write_receiver.then(|| db.clone() as Arc<dyn Appendable>),
             queryable,
             local_queryable: Some(db.clone()),
-            read_sample_limit: 50_000_000,
+            read_sample_limit: flags.storage_remote_read_sample_limit.max(0) as usize,
+            read_concurrency: (flags.storage_remote_read_concurrent_limit > 0).then(|| {
+                Arc::new(tokio::sync::Semaphore::new(
+                    flags.storage_remote_read_concurrent_limit as usize,
+                ))
+            }),
         }),
         {
             let ownership = ownership.clone();
@@ -292,23 +309,43 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
             quit: cancel.clone(),
         },
         registry: registry.clone(),
+        page_title: flags.web_page_title.clone(),
+        cors_origin: web::serving::CorsOrigin::new(&flags.web_cors_origin)
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
     };
-    let app = web::router(web_state, routers);
-    let listener = tokio::net::TcpListener::bind(&flags.web_listen_address)
-        .await
-        .with_context(|| format!("listening on {}", flags.web_listen_address))?;
-    info!(address = %flags.web_listen_address, "listening");
+    let app = web::router(web_state, routers).context("register HTTP metrics")?;
+    // Every --web.listen-address, sharing one --web.max-connections limit.
+    let permits = web::serving::LimitedListener::permits(flags.web_max_connections.max(0) as usize);
+    let mut servers = tokio::task::JoinSet::new();
+    for address in &flags.web_listen_address {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("listening on {address}"))?;
+        info!(address = %address, "listening");
+        let listener = web::serving::LimitedListener::new(listener, permits.clone());
+        let shutdown = cancel.clone();
+        let app = app.clone();
+        servers.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await
+        });
+    }
     status.ready.store(true, Ordering::Relaxed);
     info!("server is ready to receive web requests");
     tokio::spawn(cancel_on_signal(cancel.clone()));
 
-    let shutdown = cancel.clone();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await;
+    // The first server to end (all end at shutdown) ends the process.
+    let served = match servers.join_next().await {
+        Some(Ok(outcome)) => outcome.map_err(anyhow::Error::from),
+        Some(Err(error)) => Err(anyhow::anyhow!("web server task: {error}")),
+        None => Ok(()),
+    };
     cancel.cancel();
+    while servers.join_next().await.is_some() {}
     scrape.stop().await;
     rules.stop().await;
+    notify.wait_sent().await;
     let _ = reload_task.await;
     stages.stop().await;
     info!("see you next time!");
@@ -323,19 +360,24 @@ async fn open_storage(
     config: &Config,
     registry: &prometheus::Registry,
 ) -> Result<Arc<Db>> {
-    let retention_time = parse_duration(&flags.storage_tsdb_retention_time)
-        .map_err(|e| anyhow::anyhow!("--storage.tsdb.retention.time: {e}"))?;
-    let retention_size = parse_byte_size(&flags.storage_tsdb_retention_size)
-        .map_err(|e| anyhow::anyhow!("--storage.tsdb.retention.size: {e}"))?;
+    let retention_time = flags.retention_time();
+    let retention_size = flags.retention_size();
+    let wal_segment_size = parse_byte_size(&flags.storage_tsdb_wal_segment_size)
+        .map_err(|e| anyhow::anyhow!("--storage.tsdb.wal-segment-size: {e}"))?;
     let block_range = parse_duration(&flags.storage_tsdb_min_block_duration)
         .map_err(|e| anyhow::anyhow!("--storage.tsdb.min-block-duration: {e}"))?;
     let options = DbOptions {
         retention_time,
         retention_size: (retention_size > 0).then_some(retention_size),
         block_range_ms: block_range.as_millis() as i64,
+        max_block_duration_ms: Some(flags.max_block_duration().as_millis() as i64),
+        // 0B, the default, is Prometheus's 128MiB.
+        wal_segment_size: match wal_segment_size {
+            0 => DbOptions::default().wal_segment_size,
+            size => size as usize,
+        },
         no_lockfile: flags.storage_tsdb_no_lockfile,
         out_of_order_time_window_ms: config.storage.out_of_order_time_window_ms(),
-        ..DbOptions::default()
     };
     let data_dir = flags.storage_tsdb_path.clone();
     let registry = registry.clone();
@@ -358,8 +400,7 @@ fn remote_write_manager(
     scrape: &Arc<ScrapeManager>,
     registry: &prometheus::Registry,
 ) -> Result<RemoteWriteManager> {
-    let retention_time = parse_duration(&flags.storage_tsdb_retention_time)
-        .map_err(|e| anyhow::anyhow!("--storage.tsdb.retention.time: {e}"))?;
+    let retention_time = flags.retention_time();
     let hold_db = db.clone();
     let remote_write = RemoteWriteManager::new(
         db.wal_dir(),
@@ -370,6 +411,7 @@ fn remote_write_manager(
         tokio::runtime::Handle::current(),
     )
     .map_err(|e| anyhow::anyhow!("starting remote write: {e}"))?;
+    remote_write.set_flush_deadline(ServerFlags::duration(&flags.storage_remote_flush_deadline));
     let scrape = scrape.clone();
     remote_write.set_metadata_source(Arc::new(move || {
         scrape
@@ -381,13 +423,31 @@ fn remote_write_manager(
     Ok(remote_write)
 }
 
-/// Reloads on `/-/reload` (answering its request) and on SIGHUP, one at a
-/// time, off the async workers, until `cancel`.
+/// Reloads on `/-/reload` (answering its request), on SIGHUP and, with
+/// `auto_reload`, when the checksum of the config and rule files changes
+/// (checked at that interval), one at a time, off the async workers, until
+/// `cancel`.
 async fn serve_reloads(
     config_reload: Arc<ConfigReload>,
+    config_file: std::path::PathBuf,
+    auto_reload: Option<Duration>,
     mut requests: mpsc::Receiver<ReloadRequest>,
     cancel: CancellationToken,
 ) {
+    let checksum = |path: std::path::PathBuf| async move {
+        tokio::task::spawn_blocking(move || promshard::lifecycle::config_checksum(&path))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()))
+    };
+    let mut loaded_checksum = match auto_reload {
+        Some(_) => checksum(config_file.clone()).await.ok(),
+        None => None,
+    };
+    let mut ticker = auto_reload.map(|every| {
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker
+    });
     let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(hangup) => Some(hangup),
         Err(error) => {
@@ -402,6 +462,12 @@ async fn serve_reloads(
                 None => std::future::pending().await,
             }
         };
+        let tick = async {
+            match ticker.as_mut() {
+                Some(ticker) => ticker.tick().await,
+                None => std::future::pending().await,
+            }
+        };
         let answer = tokio::select! {
             _ = cancel.cancelled() => return,
             request = requests.recv() => match request {
@@ -409,11 +475,25 @@ async fn serve_reloads(
                 None => return,
             },
             _ = hangup_received => None,
+            _ = tick => {
+                match checksum(config_file.clone()).await {
+                    Ok(now) if Some(now) == loaded_checksum => continue,
+                    Ok(_) => info!("configuration file change detected, reloading the configuration"),
+                    Err(error) => {
+                        warn!(err = %error, "cannot checksum the configuration files; not reloading");
+                        continue;
+                    }
+                }
+                None
+            }
         };
         let reload = config_reload.clone();
         let outcome = tokio::task::spawn_blocking(move || reload.reload_file())
             .await
             .unwrap_or_else(|e| Err(e.to_string()));
+        if auto_reload.is_some() && outcome.is_ok() {
+            loaded_checksum = checksum(config_file.clone()).await.ok();
+        }
         if let Some(answer) = answer {
             let _ = answer.send(outcome);
         }
@@ -634,8 +714,22 @@ fn external_url(flags: &ServerFlags) -> String {
     }
     format!(
         "http://{}",
-        flags.web_listen_address.replace("0.0.0.0", "localhost")
+        flags.first_listen_address().replace("0.0.0.0", "localhost")
     )
+}
+
+/// The retention as `/api/v1/status/runtimeinfo` shows it: the time, the
+/// size, or `time or size`.
+fn retention_text(flags: &ServerFlags) -> String {
+    let time = flags.retention_time();
+    let mut parts = Vec::new();
+    if !time.is_zero() {
+        parts.push(PromDuration::from_millis(time.as_millis() as u64).to_string());
+    }
+    if flags.retention_size() > 0 {
+        parts.push(flags.storage_tsdb_retention_size.clone());
+    }
+    parts.join(" or ")
 }
 
 /// Who notifies for a group key: its primary owner on the ring (this

@@ -21,7 +21,8 @@ use crate::discovery::{DiscoveryManager, TargetGroup};
 use crate::model::Labels;
 use crate::model::relabel::{RelabelConfig, process};
 
-/// Prometheus's largest batch per POST.
+/// Prometheus's default largest batch per POST
+/// (`--alertmanager.notification-batch-size`).
 pub const MAX_BATCH_SIZE: usize = 256;
 
 /// One Alertmanager as `/api/v1/alertmanagers` lists it.
@@ -89,6 +90,8 @@ impl AlertmanagerSet {
 pub struct AlertmanagerSender {
     queue: Mutex<VecDeque<PostableAlert>>,
     capacity: usize,
+    batch_size: std::sync::atomic::AtomicUsize,
+    drain_on_shutdown: std::sync::atomic::AtomicBool,
     more: Notify,
     sets: RwLock<Vec<Arc<AlertmanagerSet>>>,
     global_relabel: RwLock<Vec<RelabelConfig>>,
@@ -123,6 +126,8 @@ impl AlertmanagerSender {
         Ok(Arc::new(AlertmanagerSender {
             queue: Mutex::new(VecDeque::new()),
             capacity: capacity.max(1),
+            batch_size: std::sync::atomic::AtomicUsize::new(MAX_BATCH_SIZE),
+            drain_on_shutdown: std::sync::atomic::AtomicBool::new(true),
             more: Notify::new(),
             sets: RwLock::new(Vec::new()),
             global_relabel: RwLock::new(Vec::new()),
@@ -201,24 +206,72 @@ impl AlertmanagerSender {
         };
         let sending = async {
             loop {
-                let batch: Vec<PostableAlert> = {
-                    let mut queue = self.queue.lock();
-                    let take = queue.len().min(MAX_BATCH_SIZE);
-                    queue.drain(..take).collect()
-                };
-                self.metrics
-                    .queue_length
-                    .set(self.queue.lock().len() as i64);
+                let batch = self.next_batch();
                 if batch.is_empty() {
                     tokio::select! {
-                        _ = cancel.cancelled() => return,
+                        _ = cancel.cancelled() => break,
                         _ = self.more.notified() => continue,
                     }
                 }
                 self.send_batch(batch).await;
+                if cancel.is_cancelled() {
+                    break;
+                }
+            }
+            // At shutdown, what is still queued is sent, batch by batch
+            // (`--alertmanager.drain-notification-queue-on-shutdown`), or
+            // dropped and counted.
+            if self
+                .drain_on_shutdown
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                loop {
+                    let batch = self.next_batch();
+                    if batch.is_empty() {
+                        break;
+                    }
+                    self.send_batch(batch).await;
+                }
+            } else {
+                let dropped = {
+                    let mut queue = self.queue.lock();
+                    let dropped = queue.len();
+                    queue.clear();
+                    dropped
+                };
+                if dropped > 0 {
+                    self.metrics.dropped.inc_by(dropped as u64);
+                    tracing::warn!(dropped, "dropping queued notifications at shutdown");
+                }
             }
         };
         tokio::join!(discovery, sending);
+    }
+
+    /// Sets the largest batch per POST
+    /// (`--alertmanager.notification-batch-size`; at least 1).
+    pub fn set_batch_size(&self, batch_size: usize) {
+        self.batch_size
+            .store(batch_size.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether alerts still queued at shutdown are sent (true, the
+    /// default) or dropped and counted in
+    /// `prometheus_notifications_dropped_total`.
+    pub fn set_drain_on_shutdown(&self, drain: bool) {
+        self.drain_on_shutdown
+            .store(drain, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Takes up to one batch off the queue and updates the queue length.
+    fn next_batch(&self) -> Vec<PostableAlert> {
+        let mut queue = self.queue.lock();
+        let take = queue
+            .len()
+            .min(self.batch_size.load(std::sync::atomic::Ordering::Relaxed));
+        let batch: Vec<PostableAlert> = queue.drain(..take).collect();
+        self.metrics.queue_length.set(queue.len() as i64);
+        batch
     }
 
     fn apply_discovered(&self, state: &HashMap<String, Vec<TargetGroup>>) {
@@ -429,6 +482,85 @@ mod tests {
         assert_eq!(sender.metrics.errors.with_label_values(&[url]).get(), 2);
         assert_eq!(sender.metrics.sent.with_label_values(&[url]).get(), 2);
         assert_eq!(sender.metrics.alertmanagers_discovered.get(), 1);
+    }
+
+    /// Sends five alerts in batches of two to an Alertmanager that holds
+    /// the first POST until the sender has been cancelled; returns the
+    /// batch sizes it received and the alerts dropped.
+    fn stop_with_alerts_queued(drain: bool) -> (Vec<usize>, u64) {
+        use std::sync::Mutex as StdMutex;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let batches = Arc::new(StdMutex::new(Vec::new()));
+            let release = Arc::new(tokio::sync::Semaphore::new(0));
+            let first_arrived = Arc::new(Notify::new());
+            let app = {
+                let (batches, release, first_arrived) =
+                    (batches.clone(), release.clone(), first_arrived.clone());
+                axum::Router::new().route(
+                    "/api/v2/alerts",
+                    axum::routing::post(move |body: axum::Json<Vec<serde_json::Value>>| {
+                        let (batches, release, first_arrived) =
+                            (batches.clone(), release.clone(), first_arrived.clone());
+                        async move {
+                            let first = {
+                                let mut batches = batches.lock().unwrap();
+                                batches.push(body.0.len());
+                                batches.len() == 1
+                            };
+                            if first {
+                                first_arrived.notify_one();
+                                let _ = release.acquire().await;
+                            }
+                            "ok"
+                        }
+                    }),
+                )
+            };
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, app).await });
+
+            let registry = prometheus::Registry::new();
+            let sender = AlertmanagerSender::new(10, &registry).unwrap();
+            sender.set_batch_size(2);
+            sender.set_drain_on_shutdown(drain);
+            let config: AlertingConfig = serde_saphyr::from_str(&format!(
+                "alertmanagers:\n  - static_configs:\n      - targets: ['{address}']\n"
+            ))
+            .unwrap();
+            sender.apply_config(&config).unwrap();
+            let cancel = CancellationToken::new();
+            let running = tokio::spawn(sender.clone().run(cancel.clone()));
+            while sender.alertmanagers().0.is_empty() {
+                tokio::task::yield_now().await;
+            }
+            sender.send((0..5).map(|i| alert(&format!("a{i}"))).collect());
+            first_arrived.notified().await;
+            cancel.cancel();
+            release.add_permits(1);
+            running.await.unwrap();
+            let batches = batches.lock().unwrap().clone();
+            (batches, sender.metrics.dropped.get())
+        })
+    }
+
+    #[test]
+    fn alerts_queued_at_shutdown_are_sent_in_batches() {
+        let (batches, dropped) = stop_with_alerts_queued(true);
+        assert_eq!(batches, vec![2, 2, 1]);
+        assert_eq!(dropped, 0);
+    }
+
+    #[test]
+    fn without_draining_alerts_queued_at_shutdown_are_dropped_and_counted() {
+        let (batches, dropped) = stop_with_alerts_queued(false);
+        assert_eq!(batches, vec![2]);
+        assert_eq!(dropped, 3);
     }
 
     #[test]

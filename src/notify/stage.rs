@@ -19,6 +19,10 @@ use crate::config::Config;
 pub struct StageOptions {
     /// `--alertmanager.notification-queue-capacity`.
     pub queue_capacity: usize,
+    /// `--alertmanager.notification-batch-size`.
+    pub batch_size: usize,
+    /// `--alertmanager.drain-notification-queue-on-shutdown`.
+    pub drain_on_shutdown: bool,
     /// Where the built-in Alertmanager keeps silences and its log.
     pub data_dir: PathBuf,
     /// The node's external URL.
@@ -34,6 +38,7 @@ pub struct NotifyStage {
     /// The built-in Alertmanager, when configured at start.
     pub builtin: Option<Arc<BuiltinAlertmanager>>,
     sink: Arc<dyn AlertSink>,
+    sending: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl NotifyStage {
@@ -46,8 +51,10 @@ impl NotifyStage {
         cancel: CancellationToken,
     ) -> Result<NotifyStage, NotifyError> {
         let sender = AlertmanagerSender::new(options.queue_capacity, registry)?;
+        sender.set_batch_size(options.batch_size);
+        sender.set_drain_on_shutdown(options.drain_on_shutdown);
         sender.apply_config(&config.alerting)?;
-        tokio::spawn(sender.clone().run(cancel.clone()));
+        let sending = tokio::spawn(sender.clone().run(cancel.clone()));
         let builtin = match &config.notify {
             Some(notify) => {
                 let builtin = BuiltinAlertmanager::start(
@@ -77,7 +84,20 @@ impl NotifyStage {
             sender,
             builtin,
             sink: Arc::new(FanoutSink::new(sinks)),
+            sending: parking_lot::Mutex::new(Some(sending)),
         })
+    }
+
+    /// After `cancel`: waits until the sender has sent (or, without
+    /// draining, dropped) what was queued, so the process exits with
+    /// nothing in flight. Call it after the rule manager has stopped.
+    pub async fn wait_sent(&self) {
+        let sending = self.sending.lock().take();
+        if let Some(sending) = sending
+            && let Err(error) = sending.await
+        {
+            warn!(err = %error, "the notification sender ended abnormally");
+        }
     }
 
     /// The sink the rule manager sends to: external Alertmanagers and the

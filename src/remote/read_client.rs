@@ -261,6 +261,7 @@ mod tests {
                 queryable: Arc::new(server_store),
                 local_queryable: None,
                 read_sample_limit: 0,
+                read_concurrency: None,
             });
             tokio::spawn(async move { axum::serve(listener, app).await });
             address

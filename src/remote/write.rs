@@ -90,10 +90,11 @@ async fn send_metadata_periodically(
 }
 
 /// How long the flush at stop may take before unsent samples are left for
-/// the next start. Shorter than Prometheus's one minute: nothing unsent is
-/// lost, because the persisted resume position makes the next start re-read
-/// it from the WAL.
-const FLUSH_DEADLINE: Duration = Duration::from_secs(5);
+/// the next start, unless [`RemoteWriteManager::set_flush_deadline`] says
+/// otherwise (`--storage.remote.flush-deadline`, one minute). Nothing
+/// unsent is lost past it: the persisted resume position makes the next
+/// start re-read it from the WAL.
+const DEFAULT_FLUSH_DEADLINE: Duration = Duration::from_secs(60);
 
 struct Running {
     fingerprint: String,
@@ -113,6 +114,7 @@ pub struct RemoteWriteManager {
     runtime: tokio::runtime::Handle,
     running: Mutex<HashMap<String, Running>>,
     metadata: Mutex<Option<MetadataFn>>,
+    flush_deadline: Mutex<Duration>,
 }
 
 /// The queue's stable name: `name`, or a hash of the URL.
@@ -234,7 +236,15 @@ impl RemoteWriteManager {
             runtime,
             running: Mutex::new(HashMap::new()),
             metadata: Mutex::new(None),
+            flush_deadline: Mutex::new(DEFAULT_FLUSH_DEADLINE),
         })
+    }
+
+    /// How long a queue's flush may take when it stops (at shutdown or
+    /// when a reload removes it) before what is unsent is left for the
+    /// next start to re-read from the WAL.
+    pub fn set_flush_deadline(&self, deadline: Duration) {
+        *self.flush_deadline.lock() = deadline;
     }
 
     /// Where metric metadata comes from (the scrape manager); without it no
@@ -348,8 +358,9 @@ impl RemoteWriteManager {
             let _ = watcher.join();
         }
         let queue = running.queue.clone();
+        let deadline = *self.flush_deadline.lock();
         self.runtime
-            .block_on(async move { queue.stop(FLUSH_DEADLINE).await });
+            .block_on(async move { queue.stop(deadline).await });
         // The watcher persisted its position before exiting; persist again
         // after the flush, which may have moved it forward.
         if let Some(position) = running.queue.resume_position() {

@@ -12,6 +12,7 @@ pub mod cluster_api;
 pub mod query_api;
 pub mod remote_api;
 pub mod rules_api;
+pub mod serving;
 mod status_reload;
 pub mod targets_api;
 mod ui;
@@ -73,11 +74,22 @@ pub struct WebState {
     pub lifecycle: Lifecycle,
     /// The registry served on `/metrics`.
     pub registry: prometheus::Registry,
+    /// The UI pages' title (`--web.page-title`).
+    pub page_title: String,
+    /// Which origins the API answers with CORS headers (`--web.cors.origin`).
+    pub cors_origin: serving::CorsOrigin,
 }
 
 /// The full router: this module's routes plus `extra` routers (the query
 /// API, the targets API, the remote-write receiver...).
-pub fn router(state: WebState, extra: Vec<Router>) -> Router {
+///
+/// Every route is counted in `prometheus_http_requests_total` and timed in
+/// `prometheus_http_request_duration_seconds` (registered on the state's
+/// registry), and `/api/` answers CORS as `--web.cors.origin` says.
+pub fn router(state: WebState, extra: Vec<Router>) -> Result<Router, prometheus::Error> {
+    let http_metrics = serving::HttpMetrics::register(&state.registry)?;
+    let cors_origin = state.cors_origin.clone();
+    let page_title = state.page_title.clone();
     let own = Router::new()
         .route("/-/healthy", get(healthy).head(healthy))
         .route("/-/ready", get(ready).head(ready))
@@ -89,11 +101,20 @@ pub fn router(state: WebState, extra: Vec<Router>) -> Router {
         .route("/api/v1/status/flags", get(status_flags))
         .route("/api/v1/status/runtimeinfo", get(runtimeinfo))
         .with_state(state);
-    let mut app = own.merge(ui::router());
+    let mut app = own.merge(ui::router(&page_title));
     for router in extra {
         app = app.merge(router);
     }
-    app.layer(tower_http::compression::CompressionLayer::new().gzip(true))
+    Ok(app
+        .route_layer(axum::middleware::from_fn_with_state(
+            http_metrics,
+            serving::measure,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            cors_origin,
+            serving::cors,
+        ))
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true)))
 }
 
 /// `{"status":"success","data":...}`, the envelope of every API answer.
@@ -220,6 +241,8 @@ mod tests {
                 quit: tokio_util::sync::CancellationToken::new(),
             },
             registry: prometheus::Registry::new(),
+            page_title: "Prometheus Time Series Collection and Processing Server".into(),
+            cors_origin: serving::CorsOrigin::new(".*").unwrap(),
         };
         (state, rx)
     }
@@ -245,7 +268,7 @@ mod tests {
     #[tokio::test]
     async fn reload_needs_lifecycle_flag() {
         let (state, _rx) = state(false);
-        let (status, body) = call(router(state, vec![]), "POST", "/-/reload").await;
+        let (status, body) = call(router(state, vec![]).unwrap(), "POST", "/-/reload").await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert!(body.contains("Lifecycle API is not enabled"));
     }
@@ -258,7 +281,7 @@ mod tests {
                 let _ = answer.send(Err("config.yml:3: field x: bad".into()));
             }
         });
-        let (status, body) = call(router(state, vec![]), "POST", "/-/reload").await;
+        let (status, body) = call(router(state, vec![]).unwrap(), "POST", "/-/reload").await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(body.contains("config.yml:3"), "{body}");
     }
@@ -266,7 +289,12 @@ mod tests {
     #[tokio::test]
     async fn buildinfo_has_empty_features() {
         let (state, _rx) = state(false);
-        let (status, body) = call(router(state, vec![]), "GET", "/api/v1/status/buildinfo").await;
+        let (status, body) = call(
+            router(state, vec![]).unwrap(),
+            "GET",
+            "/api/v1/status/buildinfo",
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
         let value: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(value["status"], "success");
@@ -277,7 +305,7 @@ mod tests {
     #[tokio::test]
     async fn status_config_and_flags_shapes() {
         let (state, _rx) = state(false);
-        let app = router(state, vec![]);
+        let app = router(state, vec![]).unwrap();
         let (_, body) = call(app.clone(), "GET", "/api/v1/status/config").await;
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&body).unwrap(),
@@ -294,7 +322,7 @@ mod tests {
     async fn health_and_readiness() {
         let (state, _rx) = state(false);
         state.status.ready.store(false, Ordering::Relaxed);
-        let app = router(state.clone(), vec![]);
+        let app = router(state.clone(), vec![]).unwrap();
         assert_eq!(
             call(app.clone(), "GET", "/-/healthy").await.0,
             StatusCode::OK

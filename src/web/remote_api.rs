@@ -32,6 +32,9 @@ pub struct RemoteApiState {
     /// Most samples one read may return (0 = no limit); Prometheus's
     /// `--storage.remote.read-sample-limit` defaults to 5e7.
     pub read_sample_limit: usize,
+    /// At most this many reads are served at once; others wait their turn
+    /// (`--storage.remote.read-concurrent-limit`; `None`: no limit).
+    pub read_concurrency: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// Routes for `/api/v1/write` and `/api/v1/read`.
@@ -115,6 +118,13 @@ async fn read_handler(
         _ => state.queryable.clone(),
     };
     let limit = state.read_sample_limit;
+    let _permit = match &state.read_concurrency {
+        Some(gate) => match gate.clone().acquire_owned().await {
+            Ok(permit) => Some(permit),
+            Err(_) => return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into()),
+        },
+        None => None,
+    };
     let outcome =
         tokio::task::spawn_blocking(move || read::serve(queryable.as_ref(), &request, limit)).await;
     match outcome {
@@ -151,6 +161,7 @@ mod tests {
             queryable: Arc::new(store.clone()),
             local_queryable: None,
             read_sample_limit: 0,
+            read_concurrency: None,
         })
     }
 
@@ -246,6 +257,7 @@ mod tests {
             queryable: Arc::new(whole),
             local_queryable: Some(Arc::new(own)),
             read_sample_limit: 0,
+            read_concurrency: None,
         });
         let request = ReadRequest {
             queries: vec![Query {

@@ -45,6 +45,7 @@ fn serve_peer(runtime: &tokio::runtime::Runtime, whole: MemStorage, local: MemSt
             queryable: Arc::new(whole),
             local_queryable: Some(Arc::new(local)),
             read_sample_limit: 0,
+            read_concurrency: None,
         });
         tokio::spawn(async move { axum::serve(listener, app).await });
         address
