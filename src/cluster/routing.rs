@@ -255,9 +255,15 @@ impl TargetRouting {
             sink.sync_targets(routed.groups, &|labels| {
                 release_all || moved_away.contains(labels)
             });
-            let until_deadline = routed
-                .next_deadline
-                .and_then(|deadline| deadline.duration_since(self.clock.now()).ok());
+            // A deadline that passed while routing (a loaded machine) means
+            // route again at once; skipping it would keep the released
+            // targets until the next discovery or view change, which for
+            // static targets never comes.
+            let until_deadline = routed.next_deadline.map(|deadline| {
+                deadline
+                    .duration_since(self.clock.now())
+                    .unwrap_or(Duration::ZERO)
+            });
             let wait_for_deadline = async {
                 match until_deadline {
                     Some(delay) => tokio::time::sleep(delay + DEADLINE_SLACK).await,

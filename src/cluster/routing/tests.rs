@@ -29,9 +29,13 @@ struct Sync {
     stale: BTreeSet<String>,
 }
 
+/// Called at the start of every sync (a test's way to make a sync slow).
+type SyncHook = Box<dyn FnMut() + Send>;
+
 struct RecordingSink {
     clock: Arc<dyn Clock>,
     syncs: Mutex<Vec<Sync>>,
+    on_sync: Mutex<Option<SyncHook>>,
 }
 
 impl TargetSink for RecordingSink {
@@ -40,6 +44,9 @@ impl TargetSink for RecordingSink {
         groups: HashMap<String, Vec<TargetGroup>>,
         moved: &dyn Fn(&Labels) -> bool,
     ) {
+        if let Some(hook) = self.on_sync.lock().as_mut() {
+            hook();
+        }
         let scraped: BTreeSet<String> = groups
             .values()
             .flatten()
@@ -137,6 +144,7 @@ fn start_node(
     let sink = Arc::new(RecordingSink {
         clock,
         syncs: Mutex::new(Vec::new()),
+        on_sync: Mutex::new(None),
     });
     let (discovery, discovery_rx) = watch::channel(targets);
     let cancel = CancellationToken::new();
@@ -287,6 +295,72 @@ async fn a_joining_node_takes_its_share_after_the_grace_and_moved_targets_end_wi
     assert_eq!(last.stale, BTreeSet::from([gone]));
     assert!(last.moved.is_empty());
 
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A [`TokioClock`] that can be pushed ahead, as if work took that long.
+struct LaggingClock {
+    inner: TokioClock,
+    ahead_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Clock for LaggingClock {
+    fn now(&self) -> SystemTime {
+        self.inner.now()
+            + Duration::from_millis(self.ahead_ms.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_grace_that_ends_during_a_slow_sync_still_releases_the_targets() {
+    let kv = Arc::new(MemoryKv::new());
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let lagging = Arc::new(LaggingClock {
+        inner: TokioClock::starting_at(start),
+        ahead_ms: std::sync::atomic::AtomicU64::new(0),
+    });
+    let targets = discovered(0..100);
+    let a = start_node("a", &kv, lagging.clone(), targets.clone());
+    wait_for("a scrapes every target", Duration::from_secs(5), || {
+        a.sink.last().scraped.len() == 100
+    })
+    .await;
+    // The sync that follows b's arrival takes longer than the whole grace
+    // (a loaded machine), so the grace has ended when the stage next
+    // looks at its clock.
+    {
+        let routing = a.routing.clone();
+        let lagging = lagging.clone();
+        let mut fired = false;
+        *a.sink.on_sync.lock() = Some(Box::new(move || {
+            if !fired && routing.ownership().ring().members().len() == 2 {
+                fired = true;
+                let slow = (INTERVAL * 2 + Duration::from_secs(1)).as_millis() as u64;
+                lagging
+                    .ahead_ms
+                    .fetch_add(slow, std::sync::atomic::Ordering::SeqCst);
+            }
+        }));
+    }
+    let b = start_node(
+        "b",
+        &kv,
+        Arc::new(TokioClock::starting_at(start)),
+        targets.clone(),
+    );
+    wait_for("both see two members", Duration::from_secs(10), || {
+        a.ring_size() == 2 && b.ring_size() == 2
+    })
+    .await;
+    let owned_by_a = a.strictly_owned(&targets);
+    assert!(owned_by_a.len() < 100, "b owns a share");
+    wait_for(
+        "a drops b's targets though no event follows",
+        Duration::from_secs(60),
+        || a.sink.last().scraped == owned_by_a,
+    )
+    .await;
     a.stop().await;
     b.stop().await;
 }
