@@ -144,14 +144,20 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         )
         .map_err(|e| anyhow::anyhow!("starting notifications: {e}"))?,
     );
-    let engine = Arc::new(Engine::new(EngineOptions {
-        lookback_delta: parse_duration(&flags.query_lookback_delta)
-            .map_err(|e| anyhow::anyhow!("--query.lookback-delta: {e}"))?,
-        timeout: parse_duration(&flags.query_timeout)
-            .map_err(|e| anyhow::anyhow!("--query.timeout: {e}"))?,
-        max_samples: flags.query_max_samples.max(0) as usize,
-        max_concurrency: flags.query_max_concurrency.max(1) as usize,
-    }));
+    let engine_metrics = promshard::promql::metrics::EngineMetrics::new()
+        .and_then(|metrics| metrics.register(&registry).map(|()| metrics))
+        .context("register engine metrics")?;
+    let engine = Arc::new(Engine::with_metrics(
+        EngineOptions {
+            lookback_delta: parse_duration(&flags.query_lookback_delta)
+                .map_err(|e| anyhow::anyhow!("--query.lookback-delta: {e}"))?,
+            timeout: parse_duration(&flags.query_timeout)
+                .map_err(|e| anyhow::anyhow!("--query.timeout: {e}"))?,
+            max_samples: flags.query_max_samples.max(0) as usize,
+            max_concurrency: flags.query_max_concurrency.max(1) as usize,
+        },
+        engine_metrics,
+    ));
     // Rule evaluation reads the global view, writes to the TSDB and hands
     // its alerts to the notification stage; groups follow their ring owner.
     let rules = rule_manager(&flags, &engine, &queryable, &db, notify.sink(), &registry)?;

@@ -11,6 +11,7 @@ use promql_parser::parser::{self, Expr};
 
 use super::error::QueryError;
 use super::eval::{Annotations, Evaluator, Grid, QueryContext};
+use super::metrics::{EngineMetrics, Slice};
 use super::value::{Evaluated, InstantSample, RangeSeries, StepSeries, Value};
 use crate::model::Labels;
 use crate::storage::Queryable;
@@ -59,6 +60,18 @@ pub struct Engine {
     options: EngineOptions,
     running: Mutex<usize>,
     slot_freed: Condvar,
+    metrics: Option<EngineMetrics>,
+}
+
+/// Counts a query in `prometheus_engine_queries` while it lives.
+struct Counted<'a>(Option<&'a EngineMetrics>);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        if let Some(metrics) = self.0 {
+            metrics.queries().dec();
+        }
+    }
 }
 
 struct ConcurrencySlot<'a> {
@@ -80,6 +93,22 @@ impl Engine {
             options,
             running: Mutex::new(0),
             slot_freed: Condvar::new(),
+            metrics: None,
+        }
+    }
+
+    /// An engine with `options` that times every query in `metrics`
+    /// (`prometheus_engine_query_duration_seconds`).
+    pub fn with_metrics(options: EngineOptions, metrics: EngineMetrics) -> Self {
+        Engine {
+            metrics: Some(metrics),
+            ..Engine::new(options)
+        }
+    }
+
+    fn observe(&self, slice: Slice, since: Instant) {
+        if let Some(metrics) = &self.metrics {
+            metrics.observe(slice, since.elapsed());
         }
     }
 
@@ -123,7 +152,9 @@ impl Engine {
 
     /// Like [`Engine::instant_query`] (`step_ms == 0`) or
     /// [`Engine::range_query`], stopping with a `canceled` error as soon as
-    /// `cancel` becomes true.
+    /// `cancel` becomes true, and with a timeout error after `timeout`
+    /// (the API's `timeout` parameter; capped by `--query.timeout`).
+    #[allow(clippy::too_many_arguments)]
     pub fn query_with_cancel(
         &self,
         queryable: &dyn Queryable,
@@ -132,8 +163,17 @@ impl Engine {
         end_ms: i64,
         step_ms: i64,
         cancel: &AtomicBool,
+        timeout: Option<Duration>,
     ) -> Result<QueryResult, QueryError> {
-        self.run(queryable, query, start_ms, end_ms, step_ms, Some(cancel))
+        self.run_with_timeout(
+            queryable,
+            query,
+            start_ms,
+            end_ms,
+            step_ms,
+            Some(cancel),
+            timeout,
+        )
     }
 
     fn acquire_slot(&self, deadline: Instant) -> Result<ConcurrencySlot<'_>, QueryError> {
@@ -160,6 +200,30 @@ impl Engine {
         step_ms: i64,
         cancel: Option<&AtomicBool>,
     ) -> Result<QueryResult, QueryError> {
+        self.run_with_timeout(queryable, query, start_ms, end_ms, step_ms, cancel, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_with_timeout(
+        &self,
+        queryable: &dyn Queryable,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        cancel: Option<&AtomicBool>,
+        timeout: Option<Duration>,
+    ) -> Result<QueryResult, QueryError> {
+        let timeout = timeout.map_or(self.options.timeout, |t| t.min(self.options.timeout));
+        let deadline = Instant::now() + timeout;
+        if let Some(metrics) = &self.metrics {
+            metrics.queries().inc();
+        }
+        let _counted = Counted(self.metrics.as_ref());
+        let queued = Instant::now();
+        let _slot = self.acquire_slot(deadline)?;
+        self.observe(Slice::QueueTime, queued);
+        let prepared = Instant::now();
         let expr = parse(query)?;
         let is_range = step_ms > 0;
         if is_range && !matches!(expr.value_type(), ValueType::Vector | ValueType::Scalar) {
@@ -168,8 +232,7 @@ impl Engine {
                 type_display(expr.value_type())
             )));
         }
-        let deadline = Instant::now() + self.options.timeout;
-        let _slot = self.acquire_slot(deadline)?;
+        self.observe(Slice::PrepareTime, prepared);
         let context = QueryContext {
             queryable,
             lookback_ms: i64::try_from(self.options.lookback_delta.as_millis())
@@ -193,12 +256,16 @@ impl Engine {
             return Err(QueryError::TooManySamples("query execution"));
         }
         let evaluator = Evaluator::new(&context, grid);
+        let evaluating = Instant::now();
         // Parsing already succeeded: what fails now is execution.
         let evaluated = evaluator.eval(&expr).map_err(|error| match error {
             QueryError::BadData(message) => QueryError::Execution(message),
             other => other,
         })?;
+        self.observe(Slice::InnerEval, evaluating);
+        let shaping = Instant::now();
         let value = shape_result(evaluated, grid, is_range)?;
+        self.observe(Slice::ResultSort, shaping);
         let annotations = context.annotations.into_inner();
         Ok(QueryResult {
             value,

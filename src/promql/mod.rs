@@ -17,6 +17,7 @@ mod error;
 mod eval;
 mod functions;
 mod histogram;
+pub mod metrics;
 mod range_functions;
 mod value;
 

@@ -52,6 +52,10 @@ pub struct QueryApiState {
     /// What `?local=true` answers from: this node's own store, without the
     /// cluster's peers. `None`: the same as `queryable`.
     pub local_queryable: Option<Arc<dyn Queryable>>,
+    /// One permit per query the engine may run at once
+    /// (`--query.max-concurrency`): a query waits for one before its
+    /// thread is started, so waiting queries hold no thread.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl QueryApiState {
@@ -60,11 +64,12 @@ impl QueryApiState {
         let lookback_delta = engine.options().lookback_delta;
         QueryApiState {
             queryable,
-            engine,
+            engine: engine.clone(),
             lookback_delta,
             tsdb_stats: None,
             external_labels: Labels::empty(),
             local_queryable: None,
+            slots: Arc::new(tokio::sync::Semaphore::new(engine_concurrency(&engine))),
         }
     }
 
@@ -171,6 +176,10 @@ pub(crate) fn request_params(query: Option<String>, headers: &HeaderMap, body: &
     )
 }
 
+fn engine_concurrency(engine: &Engine) -> usize {
+    engine.options().max_concurrency.max(1)
+}
+
 /// Sets the flag when dropped: a client that goes away cancels its query.
 struct CancelOnDrop(Arc<AtomicBool>);
 
@@ -187,7 +196,18 @@ async fn run_query(
     start: i64,
     end: i64,
     step: i64,
+    timeout: Option<Duration>,
 ) -> Result<crate::promql::QueryResult, ApiError> {
+    let limit = timeout.map_or(state.engine.options().timeout, |t| {
+        t.min(state.engine.options().timeout)
+    });
+    let started = std::time::Instant::now();
+    let permit = match tokio::time::timeout(limit, state.slots.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(_)) => return Err(ApiError::internal("the query queue is closed".to_string())),
+        Err(_) => return Err(ApiError::from_query(QueryError::Timeout("query queue"))),
+    };
+    let timeout = Some(limit.saturating_sub(started.elapsed()));
     let cancel = Arc::new(AtomicBool::new(false));
     let _guard = CancelOnDrop(cancel.clone());
     let engine = state.engine.clone();
@@ -199,8 +219,17 @@ async fn run_query(
         .name("promql-query".to_string())
         .stack_size(QUERY_THREAD_STACK_BYTES)
         .spawn(move || {
+            let _permit = permit;
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                engine.query_with_cancel(queryable.as_ref(), &query, start, end, step, &cancel)
+                engine.query_with_cancel(
+                    queryable.as_ref(),
+                    &query,
+                    start,
+                    end,
+                    step,
+                    &cancel,
+                    timeout,
+                )
             }));
             let _ = sender.send(outcome);
         });
@@ -268,11 +297,15 @@ fn limit_param(params: &Params) -> Result<usize, ApiError> {
     }
 }
 
-fn check_timeout_param(params: &Params) -> Result<(), ApiError> {
-    if let Some(text) = params.get("timeout") {
-        parse_duration(text).map_err(|e| ApiError::invalid_parameter("timeout", e))?;
+/// The `timeout` parameter: how long this query may take, capped by
+/// `--query.timeout`.
+fn timeout_param(params: &Params) -> Result<Option<Duration>, ApiError> {
+    match params.get("timeout") {
+        None => Ok(None),
+        Some(text) => parse_duration(text)
+            .map(|ms| Some(Duration::from_millis(ms.max(0) as u64)))
+            .map_err(|e| ApiError::invalid_parameter("timeout", e)),
     }
-    Ok(())
 }
 
 async fn query(
@@ -289,10 +322,10 @@ async fn query(
         ));
     };
     let time = time_param(&params, "time", now_ms())?;
-    check_timeout_param(&params)?;
+    let timeout = timeout_param(&params)?;
     let limit = limit_param(&params)?;
     let queryable = state.queryable_for(&params)?;
-    let mut result = run_query(&state, queryable, query, time, time, 0).await?;
+    let mut result = run_query(&state, queryable, query, time, time, 0, timeout).await?;
     if limit > 0 {
         truncate_result(&mut result, limit);
     }
@@ -345,7 +378,7 @@ async fn query_range(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".to_string(),
         ));
     }
-    check_timeout_param(&params)?;
+    let timeout = timeout_param(&params)?;
     let limit = limit_param(&params)?;
     let Some(query) = params.get("query").map(str::to_string) else {
         return Err(ApiError::invalid_parameter(
@@ -354,7 +387,7 @@ async fn query_range(
         ));
     };
     let queryable = state.queryable_for(&params)?;
-    let mut result = run_query(&state, queryable, query, start, end, step).await?;
+    let mut result = run_query(&state, queryable, query, start, end, step, timeout).await?;
     if limit > 0 {
         truncate_result(&mut result, limit);
     }
@@ -651,4 +684,58 @@ async fn tsdb_status(
         StatusCode::OK,
         json::success(&data.to_string(), &[]),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    fn state(max_concurrency: usize) -> QueryApiState {
+        let engine = Arc::new(Engine::new(crate::promql::EngineOptions {
+            max_concurrency,
+            ..Default::default()
+        }));
+        QueryApiState::new(Arc::new(crate::storage::memory::MemStorage::new()), engine)
+    }
+
+    async fn get(state: &QueryApiState, uri: &str) -> (StatusCode, serde_json::Value) {
+        let response = router(state.clone())
+            .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_query_waits_for_a_slot_no_longer_than_its_timeout_parameter() {
+        let state = state(1);
+        // The only slot is taken (a long query running).
+        let _running = state.slots.clone().acquire_owned().await.unwrap();
+        let started = std::time::Instant::now();
+        let (status, body) = get(&state, "/api/v1/query?query=1&timeout=200ms").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["errorType"], "timeout");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "gave up after the timeout parameter, not --query.timeout (2m)"
+        );
+        // Once the slot is free the same query answers.
+        drop(_running);
+        let (status, body) = get(&state, "/api/v1/query?query=1&timeout=200ms").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_bad_timeout_parameter_is_refused() {
+        let (status, body) = get(&state(1), "/api/v1/query?query=1&timeout=soon").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["errorType"], "bad_data");
+    }
 }
