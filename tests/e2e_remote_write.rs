@@ -84,10 +84,16 @@ fn delivers_to_real_prometheus_and_survives_outage_and_restart() {
     let node_dir = dir.path().join("node");
     std::fs::create_dir_all(&node_dir).unwrap();
     let node_port = free_port();
+    // The restart below happens with the receiver down: the flush at stop
+    // waits --storage.remote.flush-deadline (1m by default, as in
+    // Prometheus) before leaving the unsent samples to the next start.
     let options = || NodeOptions {
         dir: Some(node_dir.clone()),
         port: Some(node_port),
-        ..NodeOptions::default()
+        flags: vec![
+            "--web.enable-lifecycle".into(),
+            "--storage.remote.flush-deadline=5s".into(),
+        ],
     };
     let mut node = Node::start(&config(&target, prometheus_port), options());
 
@@ -126,8 +132,14 @@ fn delivers_to_real_prometheus_and_survives_outage_and_restart() {
         max_lag > 30.0,
         "the lag grows while the receiver is down: {max_lag}"
     );
+    let stopping = Instant::now();
     node.process.signal("TERM");
     let _ = node.process.child.wait();
+    assert!(
+        stopping.elapsed() < Duration::from_secs(30),
+        "the flush at stop gave up after --storage.remote.flush-deadline=5s, not the default 1m: {:?}",
+        stopping.elapsed()
+    );
     node = Node::start(&config(&target, prometheus_port), options());
     let end = Instant::now() + Duration::from_secs(60);
     while Instant::now() < end {
