@@ -241,3 +241,165 @@ fn a_changed_config_is_reloaded_with_auto_reload() {
         },
     );
 }
+
+/// Every server flag, each away from its default, in a form Prometheus
+/// accepts (`{DIR}`: a scratch directory).
+const EVERY_FLAG: &[&str] = &[
+    "--config.auto-reload-interval=10s",
+    "--no-auto-gomaxprocs",
+    "--no-auto-gomemlimit",
+    "--auto-gomemlimit.ratio=0.5",
+    "--web.config.file={DIR}/web.yml",
+    "--web.read-timeout=1m",
+    "--web.max-connections=100",
+    "--web.max-notifications-subscribers=4",
+    "--web.external-url=http://localhost:9999/",
+    "--web.route-prefix=/",
+    "--web.local-assets={DIR}",
+    "--web.user-assets={DIR}",
+    "--web.enable-lifecycle",
+    "--web.enable-admin-api",
+    "--web.enable-remote-write-receiver",
+    "--web.remote-write-receiver.accepted-protobuf-messages=prometheus.WriteRequest",
+    "--web.console.templates={DIR}/consoles",
+    "--web.console.libraries={DIR}/console_libraries",
+    "--web.page-title=Every flag",
+    "--web.cors.origin=https://.*\\.example",
+    "--storage.tsdb.retention.time=30d",
+    "--storage.tsdb.retention.size=1GB",
+    "--storage.tsdb.no-lockfile",
+    "--storage.tsdb.head-chunks-write-queue-size=100",
+    "--storage.tsdb.min-block-duration=1h",
+    "--storage.tsdb.max-block-duration=2d",
+    "--storage.tsdb.max-block-chunk-segment-size=64MB",
+    "--storage.tsdb.wal-segment-size=32MB",
+    "--no-storage.tsdb.allow-overlapping-compaction",
+    "--no-storage.tsdb.wal-compression",
+    "--storage.tsdb.wal-compression-type=zstd",
+    "--storage.tsdb.samples-per-chunk=240",
+    "--storage.tsdb.delayed-compaction.max-percent=5",
+    "--storage.tsdb.block-reload-interval=10s",
+    "--storage.agent.path={DIR}/agent",
+    "--no-storage.agent.wal-compression",
+    "--storage.agent.wal-compression-type=zstd",
+    "--storage.agent.wal-segment-size=16MB",
+    "--storage.agent.wal-truncate-frequency=1h",
+    "--storage.agent.retention.min-time=1h",
+    "--storage.agent.retention.max-time=2h",
+    "--storage.agent.no-lockfile",
+    "--storage.remote.flush-deadline=10s",
+    "--storage.remote.read-sample-limit=1000",
+    "--storage.remote.read-concurrent-limit=2",
+    "--storage.remote.read-max-bytes-in-frame=4096",
+    "--rules.alert.for-outage-tolerance=2h",
+    "--rules.alert.for-grace-period=5m",
+    "--rules.alert.resend-delay=30s",
+    "--rules.max-concurrent-evals=2",
+    "--alertmanager.notification-queue-capacity=100",
+    "--alertmanager.notification-batch-size=10",
+    "--no-alertmanager.drain-notification-queue-on-shutdown",
+    "--query.lookback-delta=2m",
+    "--query.timeout=1m",
+    "--query.max-concurrency=5",
+    "--query.max-samples=1000000",
+    "--enable-feature=exemplar-storage,auto-reload-config",
+    "--agent",
+    "--log.level=debug",
+    "--log.format=json",
+    "--no-scrape.adjust-timestamps",
+    "--scrape.timestamp-tolerance=5ms",
+    "--scrape.discovery-reload-interval=10s",
+];
+
+fn flag_page(node: &Node) -> BTreeMap<String, String> {
+    let (status, body) = node.get_json("/api/v1/status/flags");
+    assert_eq!(status, 200);
+    body["data"]
+        .as_object()
+        .expect("data")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect()
+}
+
+#[test]
+fn a_node_starts_with_every_flag_given_and_names_the_ones_not_in_effect() {
+    let config = "global:\n  scrape_interval: 15s\n";
+    let defaults = flag_page(&Node::start(
+        config,
+        NodeOptions {
+            flags: Vec::new(),
+            ..NodeOptions::default()
+        },
+    ));
+
+    let scratch = tempfile::tempdir().expect("tempdir");
+    std::fs::write(scratch.path().join("web.yml"), "").expect("web config");
+    let dir = scratch.path().display().to_string();
+    let flags: Vec<String> = EVERY_FLAG
+        .iter()
+        .map(|flag| flag.replace("{DIR}", &dir))
+        .collect();
+    let node = Node::start(
+        config,
+        NodeOptions {
+            flags: flags.clone(),
+            ..NodeOptions::default()
+        },
+    );
+    let page = flag_page(&node);
+
+    // Every flag the node knows (but the three every start gives) is in
+    // the list, and each one given took its value.
+    let given: Vec<&str> = flags
+        .iter()
+        .map(|flag| {
+            let name = flag.trim_start_matches("--");
+            let name = name.split('=').next().unwrap_or(name);
+            if page.contains_key(name) {
+                name
+            } else {
+                name.trim_start_matches("no-")
+            }
+        })
+        .collect();
+    for flag in defaults.keys() {
+        if ["config.file", "web.listen-address", "storage.tsdb.path"].contains(&flag.as_str()) {
+            continue;
+        }
+        assert!(given.contains(&flag.as_str()), "--{flag} is not exercised");
+    }
+    for flag in &given {
+        // `/` is also the default route prefix.
+        if *flag == "web.route-prefix" {
+            continue;
+        }
+        assert_ne!(
+            page.get(*flag),
+            defaults.get(*flag),
+            "--{flag} was not taken"
+        );
+    }
+
+    // The ones that are not (fully) in effect are named in a warning.
+    let log = node.process.log_text();
+    for flag in [
+        "--storage.tsdb.samples-per-chunk",
+        "--agent",
+        "--web.read-timeout",
+        "--no-storage.tsdb.wal-compression",
+        "--enable-feature=exemplar-storage",
+    ] {
+        let named = flag.replace("--no-", "--");
+        assert!(
+            log.lines()
+                .any(|line| line.contains("not fully in effect") && line.contains(&named)),
+            "no warning names {named}:\n{log}"
+        );
+    }
+    assert!(
+        !log.lines()
+            .any(|line| line.contains("not fully in effect") && line.contains("--query.timeout")),
+        "--query.timeout takes effect and is not warned about"
+    );
+}
