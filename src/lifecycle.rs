@@ -178,7 +178,8 @@ impl ConfigReload {
     }
 }
 
-/// A checksum of the config file and every rule file it names, as
+/// A checksum of the config file and every rule and scrape config file it
+/// names, as
 /// Prometheus's `auto-reload-config` feature compares them: a change to
 /// any of them changes it. An unreadable or invalid config is an error
 /// (the next check tries again).
@@ -187,8 +188,13 @@ pub fn config_checksum(path: &Path) -> Result<u64, String> {
     let config = crate::config::load_file(path).map_err(|e| e.to_string())?;
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     hasher.update(&text);
-    let files =
+    // The same glob expansion serves both lists of patterns.
+    let mut files =
         crate::rules::manager::resolve_rule_files(&config.rule_files).map_err(|e| e.to_string())?;
+    files.extend(
+        crate::rules::manager::resolve_rule_files(&config.scrape_config_files)
+            .map_err(|e| e.to_string())?,
+    );
     for file in files {
         hasher.update(file.to_string_lossy().as_bytes());
         let content =

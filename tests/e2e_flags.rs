@@ -403,3 +403,37 @@ fn a_node_starts_with_every_flag_given_and_names_the_ones_not_in_effect() {
         "--query.timeout takes effect and is not warned about"
     );
 }
+
+#[test]
+fn a_changed_scrape_config_file_is_reloaded_with_auto_reload() {
+    let options = NodeOptions {
+        flags: vec![
+            "--enable-feature=auto-reload-config".into(),
+            "--config.auto-reload-interval=1s".into(),
+        ],
+        ..NodeOptions::default()
+    };
+    let node = Node::start(
+        "global:\n  scrape_interval: 15s\nscrape_config_files: [jobs/*.yml]\n",
+        options,
+    );
+    let jobs = node.dir.join("jobs");
+    std::fs::create_dir_all(&jobs).expect("jobs dir");
+    std::fs::write(
+        jobs.join("extra.yml"),
+        "scrape_configs:\n  - job_name: included\n    static_configs: [{targets: ['127.0.0.1:1']}]\n",
+    )
+    .expect("write jobs");
+    eventually(
+        Duration::from_secs(30),
+        "the included job to be scraped",
+        || {
+            let (_, targets) = node.get_json("/api/v1/targets");
+            targets["data"]["activeTargets"]
+                .as_array()?
+                .iter()
+                .any(|t| t["labels"]["job"] == "included")
+                .then_some(())
+        },
+    );
+}

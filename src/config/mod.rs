@@ -57,9 +57,18 @@ pub struct Config {
     /// Rule file globs, made absolute against the config's directory.
     #[serde(deserialize_with = "null_as_default")]
     pub rule_files: Vec<String>,
-    /// The jobs.
+    /// The jobs: those of this file, then those of every
+    /// `scrape_config_files` file (in pattern order, files sorted).
     #[serde(deserialize_with = "null_as_default")]
     pub scrape_configs: Vec<ScrapeConfig>,
+    /// Globs of files holding more `scrape_configs`, made absolute against
+    /// the config's directory; each file's relative paths resolve against
+    /// its own directory, and its jobs take this file's `global` defaults.
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub scrape_config_files: Vec<String>,
     /// Remote-write receivers.
     #[serde(deserialize_with = "null_as_default")]
     pub remote_write: Vec<RemoteWriteConfig>,
@@ -220,10 +229,86 @@ fn load_with_directory(
         });
     }
     validate::resolve_paths(&mut config, directory);
+    include_scrape_config_files(&mut config, text, file_name)?;
     config.original_yaml = text.to_string();
     config.file_name = file_name.to_string();
     config.directory = directory.to_path_buf();
     Ok(config)
+}
+
+/// A `scrape_config_files` file: a list of scrape configs, nothing else.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ScrapeConfigsFile {
+    #[serde(deserialize_with = "null_as_default")]
+    scrape_configs: Vec<ScrapeConfig>,
+}
+
+/// Reads the files `scrape_config_files` names and appends their jobs,
+/// each validated with the main file's `global` and named in errors by
+/// its own file, line and field. A job name may appear once over all files.
+fn include_scrape_config_files(
+    config: &mut Config,
+    text: &str,
+    file_name: &str,
+) -> Result<(), ConfigError> {
+    let mut job_names: std::collections::HashSet<String> = config
+        .scrape_configs
+        .iter()
+        .map(|scrape_config| scrape_config.job_name.clone())
+        .collect();
+    for (position, pattern) in config.scrape_config_files.clone().iter().enumerate() {
+        let invalid = |message: String| ConfigError::Invalid {
+            file: file_name.to_string(),
+            line: locate::LineIndex::new(text).line_of(&format!("scrape_config_files.{position}")),
+            field: "scrape_config_files".to_string(),
+            message,
+        };
+        let mut files: Vec<PathBuf> = glob::glob(pattern)
+            .map_err(|e| invalid(format!("invalid scrape config file path {pattern:?}: {e}")))?
+            .filter_map(Result::ok)
+            .collect();
+        files.sort();
+        for path in files {
+            let included_name = path.display().to_string();
+            let included_text =
+                std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    file: included_name.clone(),
+                    source,
+                })?;
+            let included: ScrapeConfigsFile = if has_no_content(&included_text) {
+                ScrapeConfigsFile::default()
+            } else {
+                serde_saphyr::from_str(&included_text)
+                    .map_err(|error| parse_error(&included_text, &included_name, &error))?
+            };
+            let directory = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let index = locate::LineIndex::new(&included_text);
+            for (number, mut scrape_config) in included.scrape_configs.into_iter().enumerate() {
+                let at = format!("scrape_configs.{number}");
+                let fail = |path: &str, message: String| ConfigError::Invalid {
+                    file: included_name.clone(),
+                    line: index.line_of(path),
+                    field: locate::field_name(path).to_string(),
+                    message,
+                };
+                validate::validate_included_scrape_config(&mut scrape_config, &config.global, &at)
+                    .map_err(|problem| fail(&problem.path, problem.message))?;
+                if !job_names.insert(scrape_config.job_name.clone()) {
+                    return Err(fail(
+                        &format!("{at}.job_name"),
+                        format!(
+                            "found multiple scrape configs with job name {:?}",
+                            scrape_config.job_name
+                        ),
+                    ));
+                }
+                validate::resolve_scrape_config_paths(&mut scrape_config, &directory);
+                config.scrape_configs.push(scrape_config);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// True for a document of only blank lines, comments and markers: Prometheus
@@ -237,15 +322,11 @@ fn has_no_content(text: &str) -> bool {
 
 /// Fields Prometheus 3 accepts that promshard does not support, with what
 /// to say about them.
-const UNSUPPORTED_FIELDS: [(&str, &str); 8] = [
+const UNSUPPORTED_FIELDS: [(&str, &str); 7] = [
     ("oauth2", "OAuth 2.0 client credentials are not supported"),
     ("sigv4", "AWS SigV4 signing is not supported"),
     ("azuread", "Azure AD authentication is not supported"),
     ("google_iam", "Google IAM authentication is not supported"),
-    (
-        "scrape_config_files",
-        "scrape_config_files is not supported; put the scrape configs in this file",
-    ),
     ("tracing", "the tracing section is not supported"),
     ("otlp", "the otlp section is not supported"),
     ("runtime", "the runtime section is not supported"),

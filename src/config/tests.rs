@@ -707,3 +707,83 @@ fn embedded_default_loads_and_matches_the_shipped_file() {
             .unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(shipped, EMBEDDED_DEFAULT_YAML);
 }
+
+#[test]
+fn scrape_config_files_add_their_jobs_with_the_global_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = dir.path().join("jobs");
+    std::fs::create_dir_all(&jobs).unwrap();
+    std::fs::write(
+        jobs.join("b.yml"),
+        "scrape_configs:\n  - job_name: from-b\n    file_sd_configs:\n      - files: [targets/*.json]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        jobs.join("a.yml"),
+        "scrape_configs:\n  - job_name: from-a\n    scrape_interval: 5s\n    static_configs: [{targets: ['h:1']}]\n",
+    )
+    .unwrap();
+    let main = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &main,
+        "global:\n  scrape_interval: 30s\nscrape_config_files: [jobs/*.yml]\nscrape_configs:\n  - job_name: main\n",
+    )
+    .unwrap();
+    let config = load_file(&main).unwrap();
+    let names: Vec<&str> = config
+        .scrape_configs
+        .iter()
+        .map(|s| s.job_name.as_str())
+        .collect();
+    assert_eq!(names, ["main", "from-a", "from-b"]);
+    let b = config.scrape_config("from-b").unwrap();
+    assert_eq!(b.scrape_interval, PromDuration::from_millis(30_000));
+    assert_eq!(
+        b.file_sd_configs[0].files,
+        [jobs.join("targets/*.json").display().to_string()],
+        "relative to the including file's directory"
+    );
+    assert_eq!(
+        config.scrape_config("from-a").unwrap().scrape_interval,
+        PromDuration::from_millis(5_000)
+    );
+}
+
+#[test]
+fn scrape_config_files_errors_name_the_included_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("prometheus.yml");
+    let included = dir.path().join("jobs.yml");
+    std::fs::write(
+        &main,
+        "scrape_config_files: [jobs.yml]\nscrape_configs:\n  - job_name: main\n",
+    )
+    .unwrap();
+
+    std::fs::write(
+        &included,
+        "scrape_configs:\n  - job_name: x\n    scrape_timeout: 1m\n    scrape_interval: 10s\n",
+    )
+    .unwrap();
+    let error = load_file(&main).unwrap_err().to_string();
+    assert!(
+        error.starts_with(&included.display().to_string()),
+        "{error}"
+    );
+    assert!(error.contains("line 3") || error.contains(":3:"), "{error}");
+
+    std::fs::write(&included, "scrape_configs:\n  - job_name: main\n").unwrap();
+    let error = load_file(&main).unwrap_err().to_string();
+    assert!(
+        error.contains("found multiple scrape configs with job name \"main\""),
+        "{error}"
+    );
+    assert!(
+        error.starts_with(&included.display().to_string()),
+        "{error}"
+    );
+
+    std::fs::write(&included, "scrape_configs: []\nrule_files: [x]\n").unwrap();
+    let error = load_file(&main).unwrap_err().to_string();
+    assert!(error.contains("rule_files"), "{error}");
+}

@@ -46,6 +46,14 @@ fn problem(path: impl Into<String>, message: impl Into<String>) -> Problem {
 /// Validates `config` and fills in inherited and derived values.
 pub(crate) fn validate(config: &mut Config) -> Checked {
     validate_global(&mut config.global)?;
+    for (position, pattern) in config.scrape_config_files.iter().enumerate() {
+        if glob::Pattern::new(pattern).is_err() {
+            return Err(problem(
+                format!("scrape_config_files.{position}"),
+                format!("invalid scrape config file path {pattern:?}"),
+            ));
+        }
+    }
     for (position, pattern) in config.rule_files.iter().enumerate() {
         if !is_valid_rule_file_pattern(pattern) {
             return Err(problem(
@@ -133,20 +141,39 @@ fn is_valid_rule_file_pattern(pattern: &str) -> bool {
 
 /// Makes every relative path absolute against `directory`, as Prometheus's
 /// `SetDirectory` does.
+/// Makes the relative paths of one scrape config absolute against
+/// `directory` (the directory of the file it was written in).
+pub(crate) fn resolve_scrape_config_paths(scrape_config: &mut ScrapeConfig, directory: &Path) {
+    scrape_config.http_client.resolve_paths(directory);
+    join_directory(directory, &mut scrape_config.scrape_failure_log_file);
+    resolve_sd_paths(
+        &mut scrape_config.file_sd_configs,
+        &mut scrape_config.http_sd_configs,
+        directory,
+    );
+}
+
+/// Validates one scrape config read from a `scrape_config_files` file,
+/// with the main file's `global` section; `path` locates it in its file.
+pub(crate) fn validate_included_scrape_config(
+    scrape_config: &mut ScrapeConfig,
+    global: &GlobalConfig,
+    path: &str,
+) -> Checked {
+    validate_scrape_config(scrape_config, global, path)
+}
+
 pub(crate) fn resolve_paths(config: &mut Config, directory: &Path) {
     join_directory(directory, &mut config.global.query_log_file);
     join_directory(directory, &mut config.global.scrape_failure_log_file);
     for rule_file in &mut config.rule_files {
         join_directory(directory, rule_file);
     }
+    for pattern in &mut config.scrape_config_files {
+        join_directory(directory, pattern);
+    }
     for scrape_config in &mut config.scrape_configs {
-        scrape_config.http_client.resolve_paths(directory);
-        join_directory(directory, &mut scrape_config.scrape_failure_log_file);
-        resolve_sd_paths(
-            &mut scrape_config.file_sd_configs,
-            &mut scrape_config.http_sd_configs,
-            directory,
-        );
+        resolve_scrape_config_paths(scrape_config, directory);
     }
     for alertmanager in &mut config.alerting.alertmanagers {
         alertmanager.http_client.resolve_paths(directory);
