@@ -1,4 +1,4 @@
-//! The cluster with real processes: a real etcd, promshard nodes started
+//! The cluster with real processes, one scenario per test: a real etcd, promshard nodes started
 //! from the built binary, 300 scrape targets on loopback ports. Checks
 //! that every target is scraped by exactly one node, that a joining node
 //! takes about a quarter of them with no gap and no duplicate in the global
@@ -366,25 +366,92 @@ fn counts(owners: &BTreeMap<String, String>) -> BTreeMap<&str, usize> {
     counts
 }
 
-#[test]
-fn three_nodes_then_join_crash_and_an_etcd_outage() {
-    let targets = ManyTargets::start(TARGETS);
-    let all = targets.addresses.clone();
-    let mut etcd = Etcd::start();
-    let config = config(&all);
-    let n1 = start_node(&etcd, "n1", &config);
-    let n2 = start_node(&etcd, "n2", &config);
-    let n3 = start_node(&etcd, "n3", &config);
+/// Three nodes on a real etcd, with every target scraped by exactly one
+/// of them: the start of every scenario below. Fields drop in order: the
+/// nodes first, then etcd, then the targets.
+struct ThreeNodes {
+    n1: Node,
+    n2: Node,
+    n3: Node,
+    etcd: Etcd,
+    config: String,
+    all: Vec<String>,
+    /// Target → owner once the three agreed.
+    owners: BTreeMap<String, String>,
+    _targets: ManyTargets,
+}
 
-    // Every target scraped by exactly one of the three.
-    let three = [("n1", &n1), ("n2", &n2), ("n3", &n3)];
-    let owners = wait_for_stable_assignment(
-        Duration::from_secs(60),
-        "3 nodes to split the targets",
-        &three,
-        &all,
+impl ThreeNodes {
+    fn start() -> ThreeNodes {
+        let targets = ManyTargets::start(TARGETS);
+        let all = targets.addresses.clone();
+        let etcd = Etcd::start();
+        let config = config(&all);
+        let n1 = start_node(&etcd, "n1", &config);
+        let n2 = start_node(&etcd, "n2", &config);
+        let n3 = start_node(&etcd, "n3", &config);
+        let owners = wait_for_stable_assignment(
+            Duration::from_secs(60),
+            "3 nodes to split the targets",
+            &[("n1", &n1), ("n2", &n2), ("n3", &n3)],
+            &all,
+        );
+        eprintln!("3 nodes own {:?}", counts(&owners));
+        ThreeNodes {
+            n1,
+            n2,
+            n3,
+            etcd,
+            config,
+            all,
+            owners,
+            _targets: targets,
+        }
+    }
+
+    fn nodes(&self) -> [(&'static str, &Node); 3] {
+        [("n1", &self.n1), ("n2", &self.n2), ("n3", &self.n3)]
+    }
+}
+
+/// Waits until `window_seconds` of samples after `since` can have been
+/// scraped (a sample's timestamp is its scrape's start), then returns
+/// `now`.
+fn after_samples_of(since: f64, window_seconds: f64) -> f64 {
+    let ready_at = since + window_seconds;
+    eventually(
+        Duration::from_secs_f64(window_seconds + 10.0),
+        "the window to pass",
+        || (now_seconds() >= ready_at).then_some(()),
     );
-    eprintln!("3 nodes own {:?}", counts(&owners));
+    now_seconds()
+}
+
+/// No moved or kept target of `instances` has a gap above one interval
+/// or two samples closer than half of one in `[from, to]`.
+fn assert_no_gap_no_duplicate(
+    what: &str,
+    samples: &HashMap<String, Vec<f64>>,
+    instances: &[String],
+    from: f64,
+    to: f64,
+) {
+    let (largest_gap, smallest_step) = gaps(samples, instances, from, to);
+    eprintln!("{what}: largest gap {largest_gap:.3}s, smallest step {smallest_step:.3}s");
+    assert!(
+        largest_gap <= INTERVAL_SECONDS + JITTER_SECONDS,
+        "{what}: a target has a gap of {largest_gap}s"
+    );
+    assert!(
+        smallest_step >= INTERVAL_SECONDS / 2.0,
+        "{what}: two samples {smallest_step}s apart: not deduplicated"
+    );
+}
+
+#[test]
+fn three_nodes_split_the_targets_and_every_node_answers_for_all() {
+    let cluster = ThreeNodes::start();
+    let three = cluster.nodes();
     for (id, node) in &three {
         let up = node.query("up{job=\"many\"} == 1");
         assert_eq!(
@@ -395,33 +462,38 @@ fn three_nodes_then_join_crash_and_an_etcd_outage() {
     }
     assert_global_is_union_of_local(&three, TARGETS);
     assert_eq!(
-        ring_command_owners(&etcd, &n1),
-        owners,
+        ring_command_owners(&cluster.etcd, &cluster.n1),
+        cluster.owners,
         "`promshard cluster ring` over etcd's live members names who scrapes each target"
     );
-    let (local_ms, global_ms) = query_latency(&n1, "count_over_time(up{job=\"many\"}[30s])");
+    let (local_ms, global_ms) =
+        query_latency(&cluster.n1, "count_over_time(up{job=\"many\"}[30s])");
     eprintln!(
         "median query latency over 300 series: local {local_ms:.1} ms, global (2 peers) {global_ms:.1} ms"
     );
+}
 
-    // A 4th node joins: about a quarter of the targets move, all to it.
+#[test]
+fn a_joining_node_takes_about_a_quarter_with_no_gap_and_no_duplicate() {
+    let cluster = ThreeNodes::start();
+    let all = &cluster.all;
     let joined_at = now_seconds();
-    let n4 = start_node(&etcd, "n4", &config);
-    let four = [("n1", &n1), ("n2", &n2), ("n3", &n3), ("n4", &n4)];
+    let n4 = start_node(&cluster.etcd, "n4", &cluster.config);
+    let [(_, n1), (_, n2), (_, n3)] = cluster.nodes();
+    let four = [("n1", n1), ("n2", n2), ("n3", n3), ("n4", &n4)];
     let after_join = eventually(
         Duration::from_secs(60),
         "4 nodes to split the targets",
-        || stable_assignment(&four, &all),
+        || stable_assignment(&four, all),
     );
-    let stable_at = now_seconds();
     eprintln!(
         "4 nodes own {:?}, stable {:.1}s after the join",
         counts(&after_join),
-        stable_at - joined_at
+        now_seconds() - joined_at
     );
     let moved: Vec<String> = all
         .iter()
-        .filter(|t| owners[*t] != after_join[*t])
+        .filter(|t| cluster.owners[*t] != after_join[*t])
         .cloned()
         .collect();
     assert!(
@@ -435,38 +507,37 @@ fn three_nodes_then_join_crash_and_an_etcd_outage() {
         "moved fraction {fraction}"
     );
     // The hand-over window of every moved target: no gap, no duplicate.
-    std::thread::sleep(Duration::from_secs(2));
-    let at = now_seconds();
-    let (samples, join_warnings) = raw_up_samples(&n1, at - joined_at + 10.0, at);
+    let at = after_samples_of(now_seconds(), 2.0);
+    let (samples, join_warnings) = raw_up_samples(n1, at - joined_at + 10.0, at);
     assert!(join_warnings.is_empty(), "{join_warnings:?}");
-    let (largest_gap, smallest_step) = gaps(&samples, &moved, joined_at - 3.0, at - 1.0);
-    eprintln!(
-        "hand-over on join: largest gap {largest_gap:.3}s, smallest step {smallest_step:.3}s"
+    assert_no_gap_no_duplicate(
+        "hand-over on join",
+        &samples,
+        &moved,
+        joined_at - 3.0,
+        at - 1.0,
     );
-    assert!(
-        largest_gap <= INTERVAL_SECONDS + JITTER_SECONDS,
-        "a moved target has a gap of {largest_gap}s"
-    );
-    assert!(
-        smallest_step >= INTERVAL_SECONDS / 2.0,
-        "a moved target has two samples {smallest_step}s apart: not deduplicated"
-    );
+}
 
-    // kill -9 one node: the others take its targets over within lease TTL
-    // + one interval; meanwhile queries answer with a warning.
-    let mut n2 = n2;
-    let orphans: Vec<String> = owned_by(&after_join, "n2").into_iter().cloned().collect();
+#[test]
+fn a_killed_node_is_taken_over_within_the_lease_and_queries_warn_meanwhile() {
+    let mut cluster = ThreeNodes::start();
+    let orphans: Vec<String> = owned_by(&cluster.owners, "n2")
+        .into_iter()
+        .cloned()
+        .collect();
     let killed_at_wall = now_seconds();
     let killed_at = Instant::now();
-    n2.process.kill9();
-    let (status, answer) = n1.get_json(&format!("/api/v1/query?query={}", urlencode("count(up)")));
+    cluster.n2.process.kill9();
+    let (status, answer) = cluster
+        .n1
+        .get_json(&format!("/api/v1/query?query={}", urlencode("count(up)")));
     assert_eq!(status, 200, "{answer}");
-    let down_warnings = warnings(&answer);
     assert!(
-        down_warnings.iter().any(|w| w.contains("n2")),
+        warnings(&answer).iter().any(|w| w.contains("n2")),
         "a query while n2 is down but still a member names it in a warning: {answer}"
     );
-    let survivors = [("n1", &n1), ("n3", &n3), ("n4", &n4)];
+    let survivors = [("n1", &cluster.n1), ("n3", &cluster.n3)];
     let taken_over = eventually(
         Duration::from_secs(30),
         "n2's targets to be scraped again",
@@ -500,28 +571,31 @@ fn three_nodes_then_join_crash_and_an_etcd_outage() {
     );
     let after_crash = eventually(
         Duration::from_secs(30),
-        "3 survivors to split the targets",
-        || stable_assignment(&survivors, &all),
+        "2 survivors to split the targets",
+        || stable_assignment(&survivors, &cluster.all),
     );
     eprintln!("after the crash {:?}", counts(&after_crash));
+}
 
-    // etcd down for 30 s: scraping goes on unchanged and without gaps.
+#[test]
+fn an_etcd_outage_neither_stops_nor_gaps_scraping() {
+    let mut cluster = ThreeNodes::start();
     let outage_from = now_seconds();
-    etcd.stop();
-    std::thread::sleep(Duration::from_secs(15));
-    for (id, node) in &survivors {
+    cluster.etcd.stop();
+    // The outage lasts 30 s; halfway, every node still scrapes its share.
+    after_samples_of(outage_from, 15.0);
+    for (id, node) in &cluster.nodes() {
         let active = active_targets(node).expect("targets during the outage");
-        let expected = owned_by(&after_crash, id).len();
         assert_eq!(
             active.len(),
-            expected,
+            owned_by(&cluster.owners, id).len(),
             "{id} keeps its targets while etcd is down"
         );
     }
-    std::thread::sleep(Duration::from_secs(15));
-    etcd.restart();
+    after_samples_of(outage_from, 30.0);
+    cluster.etcd.restart();
     let outage_to = now_seconds();
-    for (id, node) in &survivors {
+    for (id, node) in &cluster.nodes() {
         assert!(
             self_metric(&node.url, "promshard_cluster_etcd_errors_total") > 0.0,
             "{id} counted no etcd errors during the outage"
@@ -530,53 +604,52 @@ fn three_nodes_then_join_crash_and_an_etcd_outage() {
     let recovered = eventually(
         Duration::from_secs(30),
         "the cluster to settle after etcd returns",
-        || stable_assignment(&survivors, &all),
+        || stable_assignment(&cluster.nodes(), &cluster.all),
     );
     assert_eq!(
-        recovered, after_crash,
+        recovered, cluster.owners,
         "ownership changed across the outage"
     );
-    std::thread::sleep(Duration::from_secs(2));
-    let at = now_seconds();
-    let (samples, _) = raw_up_samples(&n3, at - outage_from + 5.0, at);
-    let (largest_gap, smallest_step) = gaps(&samples, &all, outage_from - 2.0, at - 1.0);
-    eprintln!(
-        "etcd outage of {:.1}s: largest gap {largest_gap:.3}s, smallest step {smallest_step:.3}s",
-        outage_to - outage_from
+    let at = after_samples_of(now_seconds(), 2.0);
+    let (samples, _) = raw_up_samples(&cluster.n3, at - outage_from + 5.0, at);
+    assert_no_gap_no_duplicate(
+        &format!("etcd outage of {:.1}s", outage_to - outage_from),
+        &samples,
+        &cluster.all,
+        outage_from - 2.0,
+        at - 1.0,
     );
-    assert!(
-        largest_gap <= INTERVAL_SECONDS + JITTER_SECONDS,
-        "gap {largest_gap}s"
-    );
-    assert!(
-        smallest_step >= INTERVAL_SECONDS / 2.0,
-        "duplicate samples {smallest_step}s apart"
-    );
+}
 
-    // etcd paused (SIGSTOP) past every lease: clients hang instead of
-    // being refused, and etcd may expire every lease when it resumes.
+#[test]
+fn an_etcd_paused_past_every_lease_neither_moves_nor_gaps_targets() {
+    // SIGSTOP: clients hang instead of being refused, and etcd may expire
+    // every lease when it resumes.
+    let cluster = ThreeNodes::start();
     let paused_from = now_seconds();
-    etcd.signal("STOP");
-    std::thread::sleep(Duration::from_secs(10));
-    etcd.signal("CONT");
+    cluster.etcd.signal("STOP");
+    after_samples_of(paused_from, 10.0);
+    cluster.etcd.signal("CONT");
     let resumed_at = Instant::now();
     // Let etcd expire the leases it may expire before looking for calm.
-    std::thread::sleep(Duration::from_secs(2));
+    after_samples_of(now_seconds(), 2.0);
     let settled = eventually(
         Duration::from_secs(30),
         "the cluster to settle after etcd resumes",
-        || stable_assignment(&survivors, &all),
+        || stable_assignment(&cluster.nodes(), &cluster.all),
     );
     let settled_after = resumed_at.elapsed().as_secs_f64();
-    assert_eq!(settled, recovered, "ownership changed across the pause");
-    std::thread::sleep(Duration::from_secs(2));
-    let at = now_seconds();
-    let (samples, pause_warnings) = raw_up_samples(&n1, at - paused_from + 5.0, at);
-    for (id, node) in &survivors {
+    assert_eq!(
+        settled, cluster.owners,
+        "ownership changed across the pause"
+    );
+    let at = after_samples_of(now_seconds(), 2.0);
+    let (samples, pause_warnings) = raw_up_samples(&cluster.n1, at - paused_from + 5.0, at);
+    for (id, node) in &cluster.nodes() {
         let (local, _) = raw_up_samples_local(node, at - paused_from + 5.0, at);
         let thin: Vec<(&String, usize)> = local
             .iter()
-            .filter(|(instance, _)| recovered[*instance] == *id)
+            .filter(|(instance, _)| cluster.owners[*instance] == *id)
             .map(|(instance, stamps)| (instance, stamps.len()))
             .filter(|(_, count)| *count < 5)
             .collect();
@@ -585,57 +658,58 @@ fn three_nodes_then_join_crash_and_an_etcd_outage() {
         }
     }
     assert!(pause_warnings.is_empty(), "{pause_warnings:?}");
-    let (largest_gap, smallest_step) = gaps(&samples, &all, paused_from - 2.0, at - 1.0);
-    eprintln!(
-        "etcd paused 10s: settled within {:.1}s of resuming; largest gap {largest_gap:.3}s, smallest step {smallest_step:.3}s",
-        settled_after
+    assert_no_gap_no_duplicate(
+        &format!("etcd paused 10s, settled within {settled_after:.1}s of resuming"),
+        &samples,
+        &cluster.all,
+        paused_from - 2.0,
+        at - 1.0,
     );
-    assert!(
-        largest_gap <= INTERVAL_SECONDS + JITTER_SECONDS,
-        "gap {largest_gap}s"
-    );
-    assert!(
-        smallest_step >= INTERVAL_SECONDS / 2.0,
-        "duplicate samples {smallest_step}s apart"
-    );
+}
 
-    // A node frozen past its lease (a long pause, a VM freeze): the others
-    // take its targets over; when it wakes it steps back, re-registers and
-    // gets the same share back.
+#[test]
+fn a_node_frozen_past_its_lease_is_taken_over_and_gets_its_share_back() {
+    // A long pause, a VM freeze: the others take its targets over; when it
+    // wakes it steps back, re-registers and gets the same share back.
+    let cluster = ThreeNodes::start();
     let frozen_at = Instant::now();
-    n4.process.signal("STOP");
-    let without_n4 = [("n1", &n1), ("n3", &n3)];
+    cluster.n3.process.signal("STOP");
+    let without_n3 = [("n1", &cluster.n1), ("n2", &cluster.n2)];
     eventually(
         Duration::from_secs(30),
-        "n1 and n3 to take over n4's targets",
-        || stable_assignment(&without_n4, &all),
+        "n1 and n2 to take over n3's targets",
+        || stable_assignment(&without_n3, &cluster.all),
     );
     eprintln!(
-        "n4 frozen: n1 and n3 scrape all targets {:.2}s later",
+        "n3 frozen: n1 and n2 scrape all targets {:.2}s later",
         frozen_at.elapsed().as_secs_f64()
     );
     let woken_at = Instant::now();
-    n4.process.signal("CONT");
-    let rejoined = eventually(Duration::from_secs(30), "n4 to step back in", || {
-        stable_assignment(&survivors, &all)
+    cluster.n3.process.signal("CONT");
+    let rejoined = eventually(Duration::from_secs(30), "n3 to step back in", || {
+        stable_assignment(&cluster.nodes(), &cluster.all)
     });
     eprintln!(
-        "n4 woken: ownership settled again {:.2}s later",
+        "n3 woken: ownership settled again {:.2}s later",
         woken_at.elapsed().as_secs_f64()
     );
-    assert_eq!(rejoined, recovered, "the woken node gets its share back");
+    assert_eq!(
+        rejoined, cluster.owners,
+        "the woken node gets its share back"
+    );
+}
 
-    // Membership works again: a clean stop deregisters at once and the
-    // others take over.
-    let mut n3 = n3;
+#[test]
+fn a_clean_stop_deregisters_at_once_and_the_others_take_over() {
+    let mut cluster = ThreeNodes::start();
     let stopped_at = Instant::now();
-    n3.process.signal("TERM");
-    let _ = n3.process.child.wait();
-    let two = [("n1", &n1), ("n4", &n4)];
+    cluster.n3.process.signal("TERM");
+    let _ = cluster.n3.process.child.wait();
+    let two = [("n1", &cluster.n1), ("n2", &cluster.n2)];
     let final_owners = eventually(
         Duration::from_secs(30),
         "2 nodes to split the targets",
-        || stable_assignment(&two, &all),
+        || stable_assignment(&two, &cluster.all),
     );
     eprintln!(
         "clean stop of n3: the other 2 own {:?} after {:.2}s",
