@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use promshard::model::Labels;
-use promshard::remote::client::{Auth, HttpClientSettings, HttpWriteClient};
+use promshard::remote::client::{HttpClientSettings, HttpWriteClient};
 use promshard::remote::metrics::RemoteMetrics;
 use promshard::remote::queue::{QueueManager, QueueSettings, RefSample, WalPosition};
 
@@ -56,9 +56,7 @@ fn main() {
         url,
         timeout: Duration::from_secs(30),
         headers: Default::default(),
-        auth: Auth::None,
-        ca_pem: None,
-        insecure_skip_verify: false,
+        http_client: Default::default(),
         retry_on_http_429: true,
     })
     .expect("client");

@@ -8,6 +8,7 @@
 pub mod cluster;
 pub mod config;
 pub mod discovery;
+pub mod http_client;
 pub mod lifecycle;
 pub mod model;
 pub mod notify;

@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use super::membership::ClusterView;
 use super::overlap::{DEFAULT_OVERLAP_TOLERANCE, OverlapDedupQuerier};
 use super::ring::Member;
-use crate::remote::client::Auth;
+use crate::config::http_client::HttpClientConfig;
 use crate::remote::read_client::{ReadClientSettings, RemoteReadClient, RemoteReadQueryable};
 use crate::storage::fanout::{FanoutQueryable, Secondary};
 use crate::storage::{Querier, Queryable, SelectHints, Series, SeriesSet, StorageError};
@@ -217,7 +217,7 @@ impl GlobalQueryView {
             url: peer_read_url(address),
             timeout,
             headers: BTreeMap::new(),
-            auth: Auth::None,
+            http_client: HttpClientConfig::default(),
             required_matchers: BTreeMap::new(),
         })?;
         let remote: Arc<dyn Queryable> = Arc::new(RemoteReadQueryable::new(

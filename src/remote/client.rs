@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::config::http_client::HttpClientConfig;
+
 /// Why a send failed, and whether to try again.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WriteClientError {
@@ -55,41 +57,6 @@ pub trait WriteClient: Send + Sync {
     fn endpoint(&self) -> &str;
 }
 
-/// Credentials for the remote endpoint.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub enum Auth {
-    /// None.
-    #[default]
-    None,
-    /// HTTP basic auth.
-    Basic {
-        /// User name.
-        username: String,
-        /// Password.
-        password: String,
-    },
-    /// `Authorization: <type> <credentials>`.
-    Authorization {
-        /// The scheme, e.g. `Bearer`.
-        kind: String,
-        /// The credentials.
-        credentials: String,
-    },
-}
-
-impl Auth {
-    /// Adds the credentials to a request.
-    pub fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match self {
-            Auth::None => request,
-            Auth::Basic { username, password } => request.basic_auth(username, Some(password)),
-            Auth::Authorization { kind, credentials } => {
-                request.header("Authorization", format!("{kind} {credentials}"))
-            }
-        }
-    }
-}
-
 /// Settings of an [`HttpWriteClient`].
 #[derive(Debug, Clone)]
 pub struct HttpClientSettings {
@@ -101,12 +68,9 @@ pub struct HttpClientSettings {
     pub timeout: Duration,
     /// Extra headers (e.g. Mimir's `X-Scope-OrgID`).
     pub headers: BTreeMap<String, String>,
-    /// Credentials.
-    pub auth: Auth,
-    /// PEM of a CA to trust, if any.
-    pub ca_pem: Option<Vec<u8>>,
-    /// Skip TLS verification.
-    pub insecure_skip_verify: bool,
+    /// Every `http_client` setting (credentials, TLS, proxy, redirects,
+    /// HTTP/2, `http_headers`), applied by the crate's client factory.
+    pub http_client: HttpClientConfig,
     /// Whether 429 is retried (Prometheus's `retry_on_http_429`, default on).
     pub retry_on_http_429: bool,
 }
@@ -125,16 +89,9 @@ pub struct HttpWriteClient {
 impl HttpWriteClient {
     /// Builds the client; fails on an unusable TLS setting.
     pub fn new(settings: HttpClientSettings) -> Result<Self, String> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .user_agent(user_agent())
-            .danger_accept_invalid_certs(settings.insecure_skip_verify);
-        if let Some(pem) = &settings.ca_pem {
-            let certificate = reqwest::Certificate::from_pem(pem)
-                .map_err(|e| format!("tls_config.ca_file: {e}"))?;
-            builder = builder.add_root_certificate(certificate);
-        }
-        let client = builder.build().map_err(|e| e.to_string())?;
+        let client =
+            crate::http_client::build_client(&settings.http_client, Some(settings.timeout))
+                .map_err(|e| e.to_string())?;
         Ok(HttpWriteClient { settings, client })
     }
 }
@@ -164,7 +121,15 @@ impl WriteClient for HttpWriteClient {
         for (name, value) in &self.settings.headers {
             request = request.header(name, value);
         }
-        request = self.settings.auth.apply(request);
+        // Credential files are read per request; an unreadable one is
+        // retried like an unreachable endpoint.
+        request =
+            crate::http_client::authorize(request, &self.settings.http_client).map_err(|e| {
+                WriteClientError::Recoverable {
+                    message: e.to_string(),
+                    retry_after: None,
+                }
+            })?;
         let response =
             request
                 .body(body)
@@ -265,9 +230,7 @@ mod tests {
             url,
             timeout: Duration::from_secs(5),
             headers: BTreeMap::from([("X-Scope-OrgID".to_string(), "tenant".to_string())]),
-            auth: Auth::None,
-            ca_pem: None,
-            insecure_skip_verify: false,
+            http_client: HttpClientConfig::default(),
             retry_on_http_429,
         }
     }
@@ -305,6 +268,71 @@ mod tests {
         let (url, _) = scripted_receiver(vec![(429, Some("1"))]).await;
         let client = HttpWriteClient::new(settings(url, false)).unwrap();
         assert!(!client.store(body(), 0).await.unwrap_err().is_retryable());
+    }
+
+    #[tokio::test]
+    async fn the_http_client_settings_apply_and_credential_files_are_reread() {
+        let seen: Arc<parking_lot::Mutex<Vec<(String, String)>>> = Arc::default();
+        let app = {
+            let seen = seen.clone();
+            axum::Router::new().route(
+                "/api/v1/write",
+                axum::routing::post(move |headers: axum::http::HeaderMap| {
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    seen.lock()
+                        .push((header("authorization"), header("x-scope-orgid")));
+                    async { axum::http::StatusCode::NO_CONTENT }
+                }),
+            )
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("password"), "first\n").unwrap();
+        std::fs::write(dir.path().join("tenant"), "team-a\n").unwrap();
+        let config_path = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config_path,
+            format!(
+                "remote_write:\n  - url: http://{address}/api/v1/write\n    basic_auth:\n      username: promshard\n      password_file: password\n    http_headers:\n      X-Scope-OrgID:\n        files: [tenant]\n"
+            ),
+        )
+        .unwrap();
+        let config = crate::config::load_file(&config_path).unwrap();
+        let settings = crate::remote::write::client_settings(&config.remote_write[0]).unwrap();
+        let client = HttpWriteClient::new(settings).unwrap();
+        client.store(body(), 0).await.unwrap();
+        // Rotated on disk: the next request carries the new values.
+        std::fs::write(dir.path().join("password"), "second\n").unwrap();
+        std::fs::write(dir.path().join("tenant"), "team-b\n").unwrap();
+        client.store(body(), 0).await.unwrap();
+        std::fs::remove_file(dir.path().join("password")).unwrap();
+        let missing = client.store(body(), 0).await.unwrap_err();
+        assert!(
+            missing.is_retryable(),
+            "an unreadable credential file is retried: {missing:?}"
+        );
+
+        // RFC 7617: base64 of "promshard:first" and "promshard:second".
+        let basic = |password: &str| match password {
+            "first" => "Basic cHJvbXNoYXJkOmZpcnN0".to_string(),
+            _ => "Basic cHJvbXNoYXJkOnNlY29uZA==".to_string(),
+        };
+        assert_eq!(
+            *seen.lock(),
+            vec![
+                (basic("first"), "team-a".to_string()),
+                (basic("second"), "team-b".to_string()),
+            ]
+        );
     }
 
     #[tokio::test]

@@ -15,10 +15,10 @@ use crate::storage::{
     Querier, Queryable, SelectHints, Series, SeriesSet, StorageError, VecSeries, VecSeriesSet,
 };
 
-use super::client::{Auth, user_agent};
 use super::codec;
 use super::proto::{Query, ReadHints, ReadRequest, ReadResponse, ResponseType};
 use super::read::{labels_from_proto, matchers_to_proto};
+use crate::config::http_client::HttpClientConfig;
 
 /// Settings of one remote-read endpoint.
 #[derive(Debug, Clone)]
@@ -31,8 +31,8 @@ pub struct ReadClientSettings {
     pub timeout: Duration,
     /// Extra headers.
     pub headers: BTreeMap<String, String>,
-    /// Credentials.
-    pub auth: Auth,
+    /// Every `http_client` setting, applied by the crate's client factory.
+    pub http_client: HttpClientConfig,
     /// Matchers every query must carry for this endpoint to be asked
     /// (`required_matchers`); empty = always asked.
     pub required_matchers: BTreeMap<String, String>,
@@ -47,11 +47,9 @@ pub struct RemoteReadClient {
 impl RemoteReadClient {
     /// Builds the client.
     pub fn new(settings: ReadClientSettings) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .user_agent(user_agent())
-            .build()
-            .map_err(|e| e.to_string())?;
+        let client =
+            crate::http_client::build_client(&settings.http_client, Some(settings.timeout))
+                .map_err(|e| e.to_string())?;
         Ok(RemoteReadClient { settings, client })
     }
 
@@ -72,7 +70,8 @@ impl RemoteReadClient {
         for (name, value) in &self.settings.headers {
             http = http.header(name, value);
         }
-        http = self.settings.auth.apply(http);
+        http = crate::http_client::authorize(http, &self.settings.http_client)
+            .map_err(|e| StorageError::Remote(format!("{}: {e}", self.settings.name)))?;
         let response = http
             .body(codec::encode(request))
             .send()
@@ -271,7 +270,7 @@ mod tests {
             url: format!("http://{address}/api/v1/read"),
             timeout: Duration::from_secs(5),
             headers: BTreeMap::new(),
-            auth: Auth::None,
+            http_client: HttpClientConfig::default(),
             required_matchers: BTreeMap::new(),
         })
         .unwrap();
@@ -299,7 +298,7 @@ mod tests {
             url: "http://127.0.0.1:1/api/v1/read".into(),
             timeout: Duration::from_secs(2),
             headers: BTreeMap::new(),
-            auth: Auth::None,
+            http_client: HttpClientConfig::default(),
             required_matchers: BTreeMap::new(),
         })
         .unwrap();

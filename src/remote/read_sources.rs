@@ -35,7 +35,7 @@ pub fn sources_from_config(
                 url: entry.url.clone(),
                 timeout: entry.remote_timeout.as_duration(),
                 headers: entry.headers.clone(),
-                auth: super::write::auth_from_config(&entry.http_client)?,
+                http_client: entry.http_client.clone(),
                 required_matchers: entry.required_matchers.clone(),
             })
             .map_err(|e| format!("{name}: {e}"))?;

@@ -10,11 +10,10 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::http_client::HttpClientConfig;
 use crate::config::remote::RemoteWriteConfig;
 use crate::model::Labels;
 
-use super::client::{Auth, HttpClientSettings, HttpWriteClient, WriteClient};
+use super::client::{HttpClientSettings, HttpWriteClient, WriteClient};
 use super::metrics::RemoteMetrics;
 use super::proto::{MetricMetadata, MetricMetadataType, WriteRequest};
 use super::queue::{QueueManager, QueueSettings};
@@ -128,65 +127,14 @@ pub fn queue_name(config: &RemoteWriteConfig) -> String {
     )
 }
 
-fn read_secret(inline: &str, file: &str) -> Result<String, String> {
-    if !file.is_empty() {
-        return std::fs::read_to_string(file)
-            .map(|s| s.trim().to_string())
-            .map_err(|e| format!("reading {file}: {e}"));
-    }
-    Ok(inline.to_string())
-}
-
-/// Credentials from an HTTP client config.
-pub fn auth_from_config(http: &HttpClientConfig) -> Result<Auth, String> {
-    if let Some(basic) = &http.basic_auth {
-        let username = read_secret(&basic.username, &basic.username_file)?;
-        let password = read_secret(basic.password.expose(), &basic.password_file)?;
-        return Ok(Auth::Basic { username, password });
-    }
-    if let Some(authorization) = &http.authorization {
-        let credentials = read_secret(
-            authorization.credentials.expose(),
-            &authorization.credentials_file,
-        )?;
-        let kind = if authorization.auth_type.is_empty() {
-            "Bearer".to_string()
-        } else {
-            authorization.auth_type.clone()
-        };
-        return Ok(Auth::Authorization { kind, credentials });
-    }
-    if !http.bearer_token.is_empty() || !http.bearer_token_file.is_empty() {
-        let credentials = read_secret(http.bearer_token.expose(), &http.bearer_token_file)?;
-        return Ok(Auth::Authorization {
-            kind: "Bearer".into(),
-            credentials,
-        });
-    }
-    Ok(Auth::None)
-}
-
 /// The client settings of a `remote_write` entry.
 pub fn client_settings(config: &RemoteWriteConfig) -> Result<HttpClientSettings, String> {
-    let tls = &config.http_client.tls_config;
-    let ca_pem = if !tls.ca_file.is_empty() {
-        Some(
-            std::fs::read(&tls.ca_file)
-                .map_err(|e| format!("tls_config.ca_file {}: {e}", tls.ca_file))?,
-        )
-    } else if !tls.ca.is_empty() {
-        Some(tls.ca.clone().into_bytes())
-    } else {
-        None
-    };
     Ok(HttpClientSettings {
         name: queue_name(config),
         url: config.url.clone(),
         timeout: config.remote_timeout.as_duration(),
         headers: config.headers.clone(),
-        auth: auth_from_config(&config.http_client)?,
-        ca_pem,
-        insecure_skip_verify: tls.insecure_skip_verify,
+        http_client: config.http_client.clone(),
         retry_on_http_429: config.queue_config.retry_on_http_429,
     })
 }
