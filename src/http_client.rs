@@ -112,9 +112,16 @@ pub fn build_client(
     } else if !config.proxy_from_environment {
         builder = builder.no_proxy();
     }
-    builder
-        .build()
-        .map_err(|error| client_error(error.to_string()))
+    builder.build().map_err(|error| {
+        // reqwest's "builder error" says what failed only in its sources.
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            message.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        client_error(message)
+    })
 }
 
 /// Adds basic auth, the `Authorization` header and `http_headers`.
