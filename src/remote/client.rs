@@ -336,6 +336,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn writes_go_through_proxy_url_unless_no_proxy_names_the_host() {
+        // The "proxy" answers every request it is sent; a request reaching
+        // it for a host that does not resolve went through it.
+        let hosts: Arc<parking_lot::Mutex<Vec<String>>> = Arc::default();
+        let app = {
+            let hosts = hosts.clone();
+            axum::Router::new().route(
+                "/api/v1/write",
+                axum::routing::post(move |uri: axum::http::Uri| {
+                    hosts.lock().push(uri.host().unwrap_or("").to_string());
+                    async { axum::http::StatusCode::NO_CONTENT }
+                }),
+            )
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = |no_proxy: &str| {
+            let mut settings = settings("http://receiver.invalid/api/v1/write".into(), true);
+            settings.http_client.proxy_url = format!("http://{proxy}");
+            settings.http_client.no_proxy = no_proxy.to_string();
+            HttpWriteClient::new(settings).unwrap()
+        };
+        client("").store(body(), 0).await.unwrap();
+        assert_eq!(*hosts.lock(), ["receiver.invalid"]);
+        // Bypassing the proxy, the host does not resolve.
+        let direct = client("receiver.invalid")
+            .store(body(), 0)
+            .await
+            .unwrap_err();
+        assert!(direct.is_retryable(), "{direct:?}");
+        assert_eq!(hosts.lock().len(), 1, "no_proxy went around the proxy");
+    }
+
+    #[tokio::test]
     async fn a_dead_receiver_is_recoverable() {
         let client =
             HttpWriteClient::new(settings("http://127.0.0.1:1/api/v1/write".into(), true)).unwrap();
