@@ -105,9 +105,22 @@ pub fn build_client(
         builder = builder.max_tls_version(tls_version(version));
     }
     if !config.proxy_url.is_empty() {
-        let proxy = reqwest::Proxy::all(&config.proxy_url)
+        let mut proxy = reqwest::Proxy::all(&config.proxy_url)
             .map_err(|error| client_error(format!("invalid proxy_url: {error}")))?
             .no_proxy(reqwest::NoProxy::from_string(&config.no_proxy));
+        if !config.proxy_connect_header.is_empty() {
+            let mut headers = reqwest::header::HeaderMap::new();
+            for (name, values) in &config.proxy_connect_header {
+                let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|e| client_error(format!("proxy_connect_header {name:?}: {e}")))?;
+                for value in values {
+                    let value = reqwest::header::HeaderValue::from_str(value.expose())
+                        .map_err(|e| client_error(format!("proxy_connect_header {name}: {e}")))?;
+                    headers.append(name.clone(), value);
+                }
+            }
+            proxy = proxy.headers(headers);
+        }
         builder = builder.proxy(proxy);
     } else if !config.proxy_from_environment {
         builder = builder.no_proxy();

@@ -344,10 +344,18 @@ mod tests {
             let hosts = hosts.clone();
             axum::Router::new().route(
                 "/api/v1/write",
-                axum::routing::post(move |uri: axum::http::Uri| {
-                    hosts.lock().push(uri.host().unwrap_or("").to_string());
-                    async { axum::http::StatusCode::NO_CONTENT }
-                }),
+                axum::routing::post(
+                    move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
+                        let token = headers
+                            .get("proxy-authorization")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("");
+                        hosts
+                            .lock()
+                            .push(format!("{} {token}", uri.host().unwrap_or("")));
+                        async { axum::http::StatusCode::NO_CONTENT }
+                    },
+                ),
             )
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -357,10 +365,16 @@ mod tests {
             let mut settings = settings("http://receiver.invalid/api/v1/write".into(), true);
             settings.http_client.proxy_url = format!("http://{proxy}");
             settings.http_client.no_proxy = no_proxy.to_string();
+            settings.http_client.proxy_connect_header = std::collections::BTreeMap::from([(
+                "Proxy-Authorization".to_string(),
+                vec![crate::config::http_client::Secret(
+                    "Bearer proxy-token".to_string(),
+                )],
+            )]);
             HttpWriteClient::new(settings).unwrap()
         };
         client("").store(body(), 0).await.unwrap();
-        assert_eq!(*hosts.lock(), ["receiver.invalid"]);
+        assert_eq!(*hosts.lock(), ["receiver.invalid Bearer proxy-token"]);
         // Bypassing the proxy, the host does not resolve.
         let direct = client("receiver.invalid")
             .store(body(), 0)
