@@ -713,13 +713,6 @@ impl ServerFlags {
         self.values
             .insert("web.route-prefix".into(), self.route_prefix());
         self.values.entry("enable-feature".into()).or_default();
-        for flag in BYTE_FLAGS {
-            if let Some(value) = self.values.get_mut(*flag)
-                && let Ok(size) = ByteSize::parse(value)
-            {
-                *value = base2_text(size.bytes());
-            }
-        }
     }
 
     /// The raw retention time: as given, else 15d unless a size limit is
@@ -837,38 +830,6 @@ impl ServerFlags {
     }
 }
 
-/// The byte-size flags, shown in Prometheus's binary units (`1GiB`).
-const BYTE_FLAGS: &[&str] = &[
-    "storage.tsdb.retention.size",
-    "storage.tsdb.max-block-chunk-segment-size",
-    "storage.tsdb.wal-segment-size",
-    "storage.agent.wal-segment-size",
-];
-
-/// A size as Prometheus's flags page writes it: binary units, largest
-/// first (`1GiB`, `1KiB512B`, `0B`).
-fn base2_text(mut bytes: u64) -> String {
-    if bytes == 0 {
-        return "0B".into();
-    }
-    let mut out = String::new();
-    for (unit, size) in [
-        ("EiB", 1u64 << 60),
-        ("PiB", 1 << 50),
-        ("TiB", 1 << 40),
-        ("GiB", 1 << 30),
-        ("MiB", 1 << 20),
-        ("KiB", 1 << 10),
-        ("B", 1),
-    ] {
-        if bytes >= size {
-            out.push_str(&format!("{}{unit}", bytes / size));
-            bytes %= size;
-        }
-    }
-    out
-}
-
 fn duration_value(text: &str) -> Duration {
     PromDuration::parse(text)
         .map(|d| d.as_duration())
@@ -885,7 +846,7 @@ fn duration_arg(text: &str) -> Result<String, String> {
 /// A byte size with a unit (`512MB`, `0B`).
 fn bytes_arg(text: &str) -> Result<String, String> {
     ByteSize::parse(text)
-        .map(|_| text.to_string())
+        .map(|size| size.base2_text())
         .map_err(|error| format!("invalid size {text:?}: {error}"))
 }
 
@@ -1140,9 +1101,9 @@ mod tests {
 
     #[test]
     fn sizes_are_shown_in_binary_units() {
-        assert_eq!(base2_text(0), "0B");
-        assert_eq!(base2_text(1 << 30), "1GiB");
-        assert_eq!(base2_text(1536), "1KiB512B");
+        assert_eq!(ByteSize(0).base2_text(), "0B");
+        assert_eq!(ByteSize(1 << 30).base2_text(), "1GiB");
+        assert_eq!(ByteSize(1536).base2_text(), "1KiB512B");
         let flags = parse(&["--storage.tsdb.retention.size=512MB"]);
         assert_eq!(flags.to_map()["storage.tsdb.retention.size"], "512MiB");
     }

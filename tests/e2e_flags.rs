@@ -72,11 +72,11 @@ fn reference_flags(dir: &std::path::Path, flags: &[String]) -> BTreeMap<String, 
         String::from_utf8_lossy(&version.stdout)
     );
     drop(guard);
-    flags_of(&body)
+    flags_of(&serde_json::from_str(&body).expect("json"))
 }
 
-fn flags_of(body: &str) -> BTreeMap<String, String> {
-    let value: serde_json::Value = serde_json::from_str(body).expect("json");
+/// The `data` of a `/api/v1/status/flags` answer: flag → value.
+fn flags_of(value: &serde_json::Value) -> BTreeMap<String, String> {
     value["data"]
         .as_object()
         .expect("data")
@@ -105,14 +105,7 @@ fn assert_same_flags(flags: &[&str]) {
         ..NodeOptions::default()
     };
     let node = Node::start("global:\n  scrape_interval: 15s\n", options);
-    let (status, ours) = node.get_json("/api/v1/status/flags");
-    assert_eq!(status, 200);
-    let ours: BTreeMap<String, String> = ours["data"]
-        .as_object()
-        .expect("data")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-        .collect();
+    let ours = flag_page(&node);
 
     let mut differences = Vec::new();
     for (flag, value) in &reference {
@@ -314,12 +307,7 @@ const EVERY_FLAG: &[&str] = &[
 fn flag_page(node: &Node) -> BTreeMap<String, String> {
     let (status, body) = node.get_json("/api/v1/status/flags");
     assert_eq!(status, 200);
-    body["data"]
-        .as_object()
-        .expect("data")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-        .collect()
+    flags_of(&body)
 }
 
 #[test]

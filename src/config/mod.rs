@@ -292,7 +292,7 @@ fn include_scrape_config_files(
                     field: locate::field_name(path).to_string(),
                     message,
                 };
-                validate::validate_included_scrape_config(&mut scrape_config, &config.global, &at)
+                validate::validate_scrape_config(&mut scrape_config, &config.global, &at)
                     .map_err(|problem| fail(&problem.path, problem.message))?;
                 if !job_names.insert(scrape_config.job_name.clone()) {
                     return Err(fail(

@@ -83,7 +83,36 @@ impl ByteSize {
     pub fn bytes(self) -> u64 {
         self.0
     }
+
+    /// The size as Prometheus's flags page writes it (alecthomas/units
+    /// `Base2Bytes.String`): binary units, largest first (`1GiB`,
+    /// `1KiB512B`, `0B`). [`ByteSize::parse`] reads it back.
+    pub fn base2_text(self) -> String {
+        if self.0 == 0 {
+            return "0B".into();
+        }
+        let mut rest = self.0;
+        let mut out = String::new();
+        for (unit, multiplier) in BINARY_UNITS {
+            if rest >= multiplier {
+                out.push_str(&format!("{}{unit}", rest / multiplier));
+                rest %= multiplier;
+            }
+        }
+        out
+    }
 }
+
+/// The binary units, largest first, as [`ByteSize::base2_text`] writes them.
+const BINARY_UNITS: [(&str, u64); 7] = [
+    ("EiB", 1 << 60),
+    ("PiB", 1 << 50),
+    ("TiB", 1 << 40),
+    ("GiB", 1 << 30),
+    ("MiB", 1 << 20),
+    ("KiB", 1 << 10),
+    ("B", 1),
+];
 
 impl fmt::Display for ByteSize {
     /// The largest binary unit that divides the size exactly (`10MB`).

@@ -66,6 +66,15 @@ pub struct Engine {
 /// Counts a query in `prometheus_engine_queries` while it lives.
 struct Counted<'a>(Option<&'a EngineMetrics>);
 
+impl<'a> Counted<'a> {
+    fn start(metrics: Option<&'a EngineMetrics>) -> Self {
+        if let Some(metrics) = metrics {
+            metrics.queries().inc();
+        }
+        Counted(metrics)
+    }
+}
+
 impl Drop for Counted<'_> {
     fn drop(&mut self) {
         if let Some(metrics) = self.0 {
@@ -106,6 +115,12 @@ impl Engine {
         }
     }
 
+    /// How long a query may run: `requested` (the API's `timeout`
+    /// parameter) capped by `--query.timeout`, or that flag's value.
+    pub fn effective_timeout(&self, requested: Option<Duration>) -> Duration {
+        requested.map_or(self.options.timeout, |t| t.min(self.options.timeout))
+    }
+
     fn observe(&self, slice: Slice, since: Instant) {
         if let Some(metrics) = &self.metrics {
             metrics.observe(slice, since.elapsed());
@@ -124,7 +139,7 @@ impl Engine {
         query: &str,
         time_ms: i64,
     ) -> Result<QueryResult, QueryError> {
-        self.run(queryable, query, time_ms, time_ms, 0, None)
+        self.run(queryable, query, time_ms, time_ms, 0, None, None)
     }
 
     /// Evaluates `query` at every step from `start_ms` to `end_ms`; the
@@ -147,7 +162,7 @@ impl Engine {
                 "end timestamp must not be before start time".to_string(),
             ));
         }
-        self.run(queryable, query, start_ms, end_ms, step_ms, None)
+        self.run(queryable, query, start_ms, end_ms, step_ms, None, None)
     }
 
     /// Like [`Engine::instant_query`] (`step_ms == 0`) or
@@ -165,7 +180,7 @@ impl Engine {
         cancel: &AtomicBool,
         timeout: Option<Duration>,
     ) -> Result<QueryResult, QueryError> {
-        self.run_with_timeout(
+        self.run(
             queryable,
             query,
             start_ms,
@@ -191,20 +206,8 @@ impl Engine {
         Ok(ConcurrencySlot { engine: self })
     }
 
-    fn run(
-        &self,
-        queryable: &dyn Queryable,
-        query: &str,
-        start_ms: i64,
-        end_ms: i64,
-        step_ms: i64,
-        cancel: Option<&AtomicBool>,
-    ) -> Result<QueryResult, QueryError> {
-        self.run_with_timeout(queryable, query, start_ms, end_ms, step_ms, cancel, None)
-    }
-
     #[allow(clippy::too_many_arguments)]
-    fn run_with_timeout(
+    fn run(
         &self,
         queryable: &dyn Queryable,
         query: &str,
@@ -214,12 +217,8 @@ impl Engine {
         cancel: Option<&AtomicBool>,
         timeout: Option<Duration>,
     ) -> Result<QueryResult, QueryError> {
-        let timeout = timeout.map_or(self.options.timeout, |t| t.min(self.options.timeout));
-        let deadline = Instant::now() + timeout;
-        if let Some(metrics) = &self.metrics {
-            metrics.queries().inc();
-        }
-        let _counted = Counted(self.metrics.as_ref());
+        let deadline = Instant::now() + self.effective_timeout(timeout);
+        let _counted = Counted::start(self.metrics.as_ref());
         let queued = Instant::now();
         let _slot = self.acquire_slot(deadline)?;
         self.observe(Slice::QueueTime, queued);

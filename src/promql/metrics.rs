@@ -11,17 +11,18 @@ use parking_lot::Mutex;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{LabelPair, Metric, MetricFamily, MetricType, Quantile, Summary};
 
-/// The phases of a query that are timed, as Prometheus's `slice` label.
+/// The phases of a query that are timed, as Prometheus's `slice` label;
+/// the discriminant is the phase's index in [`Slice::ALL`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slice {
-    /// Waiting for a concurrency slot.
-    QueueTime,
-    /// Parsing and checking the query.
-    PrepareTime,
     /// Evaluating it.
-    InnerEval,
+    InnerEval = 0,
+    /// Parsing and checking the query.
+    PrepareTime = 1,
+    /// Waiting for a concurrency slot.
+    QueueTime = 2,
     /// Shaping (and sorting) the result.
-    ResultSort,
+    ResultSort = 3,
 }
 
 impl Slice {
@@ -42,12 +43,7 @@ impl Slice {
     }
 
     fn index(self) -> usize {
-        match self {
-            Slice::InnerEval => 0,
-            Slice::PrepareTime => 1,
-            Slice::QueueTime => 2,
-            Slice::ResultSort => 3,
-        }
+        self as usize
     }
 }
 

@@ -215,6 +215,43 @@ async fn runtimeinfo(State(state): State<WebState>) -> Response {
     }))
 }
 
+/// Helpers for the API tests of this module's routers.
+#[cfg(test)]
+pub(crate) mod testing {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    /// Sends `method uri` with no body to `app`: the status and the body
+    /// as JSON (`Null` when it is not JSON).
+    pub(crate) async fn call_json(
+        app: &Router,
+        method: &str,
+        uri: &str,
+    ) -> (StatusCode, serde_json::Value) {
+        let response = app
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -198,9 +198,7 @@ async fn run_query(
     step: i64,
     timeout: Option<Duration>,
 ) -> Result<crate::promql::QueryResult, ApiError> {
-    let limit = timeout.map_or(state.engine.options().timeout, |t| {
-        t.min(state.engine.options().timeout)
-    });
+    let limit = state.engine.effective_timeout(timeout);
     let started = std::time::Instant::now();
     let permit = match tokio::time::timeout(limit, state.slots.clone().acquire_owned()).await {
         Ok(Ok(permit)) => permit,
@@ -689,9 +687,6 @@ async fn tsdb_status(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::body::Body;
-    use axum::http::Request;
-    use tower::ServiceExt;
 
     fn state(max_concurrency: usize) -> QueryApiState {
         let engine = Arc::new(Engine::new(crate::promql::EngineOptions {
@@ -702,15 +697,7 @@ mod tests {
     }
 
     async fn get(state: &QueryApiState, uri: &str) -> (StatusCode, serde_json::Value) {
-        let response = router(state.clone())
-            .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        (status, serde_json::from_slice(&body).unwrap())
+        crate::web::testing::call_json(&router(state.clone()), "GET", uri).await
     }
 
     #[tokio::test]

@@ -27,6 +27,9 @@ use names::*;
 use remote::*;
 use scrape::*;
 
+/// Also validates the scrape configs of `scrape_config_files` files.
+pub(crate) use scrape::validate_scrape_config;
+
 /// A rule broken at `path`.
 #[derive(Debug)]
 pub(crate) struct Problem {
@@ -151,16 +154,6 @@ pub(crate) fn resolve_scrape_config_paths(scrape_config: &mut ScrapeConfig, dire
         &mut scrape_config.http_sd_configs,
         directory,
     );
-}
-
-/// Validates one scrape config read from a `scrape_config_files` file,
-/// with the main file's `global` section; `path` locates it in its file.
-pub(crate) fn validate_included_scrape_config(
-    scrape_config: &mut ScrapeConfig,
-    global: &GlobalConfig,
-    path: &str,
-) -> Checked {
-    validate_scrape_config(scrape_config, global, path)
 }
 
 pub(crate) fn resolve_paths(config: &mut Config, directory: &Path) {

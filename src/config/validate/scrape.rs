@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn validate_scrape_config(
+pub(crate) fn validate_scrape_config(
     scrape_config: &mut ScrapeConfig,
     global: &GlobalConfig,
     path: &str,

@@ -1,7 +1,3 @@
-use axum::body::Body;
-use axum::http::Request;
-use tower::ServiceExt;
-
 use super::*;
 use crate::model::{Labels, Matcher};
 use crate::storage::{Appendable, Queryable};
@@ -20,25 +16,7 @@ fn open(dir: &std::path::Path) -> Arc<Db> {
     db
 }
 
-async fn call(app: &Router, method: &str, uri: &str) -> (StatusCode, serde_json::Value) {
-    let response = app
-        .clone()
-        .oneshot(
-            Request::builder()
-                .method(method)
-                .uri(uri)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    let value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-    (status, value)
-}
+use crate::web::testing::call_json as call;
 
 fn sample_times(db: &Db, job: &str) -> Vec<i64> {
     let querier = db.querier(i64::MIN, i64::MAX).unwrap();
