@@ -1,8 +1,8 @@
 //! The HTTP client factory's TLS settings against a real TLS server
 //! (Python's `ssl` module) with certificates the test makes with the
-//! `openssl` command: a CA, a server certificate for 127.0.0.1 and a
-//! client certificate, used through a `remote_write` entry as a user
-//! writes it.
+//! `openssl` command: a CA, a server certificate for 127.0.0.1 and
+//! `metrics.internal`, and a client certificate, used through
+//! `remote_write` and `scrape_configs` entries as a user writes them.
 
 mod common;
 
@@ -47,7 +47,7 @@ fn make_certificates(dir: &Path) {
     // Extensions make X.509 v3 certificates (webpki refuses v1 ones).
     std::fs::write(
         dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        "subjectAltName=IP:127.0.0.1,DNS:metrics.internal\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
     std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
@@ -96,6 +96,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
         self.send_response(204)
         self.end_headers()
+    def do_GET(self):
+        body = b"up_test 1\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
     def log_message(self, *args):
         pass
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -203,4 +210,70 @@ async fn tls_version_limits_are_applied() {
         .store(body(), 0)
         .await
         .expect_err("a server capped at TLS 1.2 is refused when 1.3 is the minimum");
+}
+
+/// A scrape client for a job whose `tls_config` is written as `tls`.
+fn scrape_client(certs: &Path, tls: &str) -> promshard::scrape::client::ScrapeClient {
+    let config_path = certs.join("scrape.yml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "scrape_configs:\n  - job_name: tls\n    scheme: https\n    tls_config:\n{tls}    static_configs:\n      - targets: [x]\n"
+        ),
+    )
+    .unwrap();
+    let config = promshard::config::load_file(&config_path).expect("config loads");
+    let settings =
+        promshard::scrape::ScrapeSettings::try_from(config.scrape_config("tls").unwrap()).unwrap();
+    promshard::scrape::client::ScrapeClient::new(&settings.http_client, &settings.scrape_protocols)
+        .expect("client builds")
+}
+
+/// `server_name` is the name the certificate is checked against, as
+/// kube-prometheus uses it to scrape the API server by IP; the scrape
+/// client takes the same TLS settings as remote write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_name_is_the_name_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path();
+    make_certificates(certs);
+    let (_server, port) = start_server(certs, "1.3");
+    let base = "      ca_file: ca.crt\n      cert_file: client.crt\n      key_file: client.key\n";
+    let url = format!("https://127.0.0.1:{port}/metrics");
+    let timeout = Duration::from_secs(5);
+
+    let scraped = scrape_client(
+        certs,
+        &format!("{base}      server_name: metrics.internal\n"),
+    )
+    .scrape(&url, timeout, 0)
+    .await
+    .expect("the certificate names metrics.internal");
+    assert_eq!(scraped.body, b"up_test 1\n");
+    let error = scrape_client(certs, &format!("{base}      server_name: other.internal\n"))
+        .scrape(&url, timeout, 0)
+        .await
+        .expect_err("the certificate does not name other.internal, though it names the IP");
+    assert!(error.to_string().contains("certificate"), "{error}");
+    scrape_client(certs, base)
+        .scrape(&url, timeout, 0)
+        .await
+        .expect("without server_name the URL's IP is verified");
+
+    client(
+        certs,
+        port,
+        &format!("{base}      server_name: metrics.internal\n"),
+    )
+    .store(body(), 0)
+    .await
+    .expect("remote write verifies server_name too");
+    client(
+        certs,
+        port,
+        &format!("{base}      server_name: other.internal\n"),
+    )
+    .store(body(), 0)
+    .await
+    .expect_err("remote write refuses a name the certificate lacks");
 }

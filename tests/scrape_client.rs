@@ -11,9 +11,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use parking_lot::Mutex;
+use promshard::config::{BasicAuth, HttpClientConfig, Secret};
 use promshard::model::{Labels, is_stale_nan};
 use promshard::scrape::client::ScrapeClient;
-use promshard::scrape::settings::{BasicAuth, HttpClientSettings};
+use promshard::scrape::settings::HttpClientSettings;
 use promshard::scrape::{
     ScrapeManager, ScrapeOptions, ScrapeProtocol, ScrapeSettings, TargetGroup,
 };
@@ -65,11 +66,14 @@ async fn requests_carry_prometheus_headers_and_credentials() {
     let seen = SeenHeaders::default();
     let address = server(seen.clone()).await;
     let settings = HttpClientSettings {
-        basic_auth: Some(BasicAuth {
-            username: "user".into(),
-            password: Some("pass".into()),
-            password_file: None,
-        }),
+        http_client: HttpClientConfig {
+            basic_auth: Some(BasicAuth {
+                username: "user".into(),
+                password: Secret("pass".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let client = ScrapeClient::new(&settings, &[ScrapeProtocol::PrometheusText0_0_4]).unwrap();
@@ -123,7 +127,10 @@ async fn gzip_bodies_are_decoded_and_redirects_follow_the_setting() {
 
     let not_following = ScrapeClient::new(
         &HttpClientSettings {
-            follow_redirects: false,
+            http_client: HttpClientConfig {
+                follow_redirects: false,
+                ..Default::default()
+            },
             ..Default::default()
         },
         &ScrapeProtocol::DEFAULT,

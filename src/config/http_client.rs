@@ -113,6 +113,69 @@ pub struct TlsConfig {
     pub max_version: Option<TlsVersion>,
 }
 
+/// `oauth2`: an access token fetched from `token_url` with the client
+/// credentials grant and sent as `Authorization: Bearer`. The token
+/// request has its own TLS and proxy settings.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OAuth2 {
+    /// The client ID.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: Secret,
+    /// A file holding the client secret, re-read on every request.
+    pub client_secret_file: String,
+    /// The grant: `client_credentials` (any value but the JWT bearer one).
+    pub grant_type: String,
+    /// The key ID of a JWT bearer assertion (JWT bearer grant only).
+    pub client_certificate_key_id: String,
+    /// The key signing a JWT bearer assertion (JWT bearer grant only).
+    pub client_certificate_key: Secret,
+    /// A file holding that key (JWT bearer grant only).
+    pub client_certificate_key_file: String,
+    /// The assertion's signature algorithm (JWT bearer grant only).
+    pub signature_algorithm: String,
+    /// The assertion's issuer (JWT bearer grant only).
+    pub iss: String,
+    /// The assertion's audience (JWT bearer grant only).
+    pub audience: String,
+    /// Extra assertion claims (JWT bearer grant only).
+    pub claims: BTreeMap<String, serde_json::Value>,
+    /// Scopes asked for, sent space-separated.
+    pub scopes: Vec<String>,
+    /// The token endpoint.
+    pub token_url: String,
+    /// Extra form parameters of the token request.
+    pub endpoint_params: BTreeMap<String, String>,
+    /// TLS settings of the token request.
+    pub tls_config: TlsConfig,
+    /// A proxy for the token request.
+    pub proxy_url: String,
+    /// Comma-separated hosts that bypass that proxy.
+    pub no_proxy: String,
+    /// Use the proxy from the environment for the token request.
+    pub proxy_from_environment: bool,
+    /// Headers sent to that proxy.
+    pub proxy_connect_header: BTreeMap<String, Vec<Secret>>,
+}
+
+/// The grant type Prometheus names for RFC 7523 JWT bearer assertions.
+pub const GRANT_TYPE_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+impl OAuth2 {
+    /// The token request's own client settings (TLS and proxy only).
+    pub fn token_client_config(&self) -> HttpClientConfig {
+        HttpClientConfig {
+            tls_config: self.tls_config.clone(),
+            proxy_url: self.proxy_url.clone(),
+            no_proxy: self.no_proxy.clone(),
+            proxy_from_environment: self.proxy_from_environment,
+            proxy_connect_header: self.proxy_connect_header.clone(),
+            ..HttpClientConfig::default()
+        }
+    }
+}
+
 /// One header's values, inline, secret or from files (`http_headers`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -133,6 +196,8 @@ pub struct HttpClientConfig {
     pub basic_auth: Option<BasicAuth>,
     /// The `Authorization` header.
     pub authorization: Option<Authorization>,
+    /// OAuth 2.0 client credentials.
+    pub oauth2: Option<OAuth2>,
     /// Deprecated form of `authorization.credentials` (still accepted).
     pub bearer_token: Secret,
     /// Deprecated form of `authorization.credentials_file` (still accepted).
@@ -160,6 +225,7 @@ impl Default for HttpClientConfig {
         HttpClientConfig {
             basic_auth: None,
             authorization: None,
+            oauth2: None,
             bearer_token: Secret::default(),
             bearer_token_file: String::new(),
             tls_config: TlsConfig::default(),
@@ -189,7 +255,7 @@ impl HttpClientConfig {
             ));
         }
         let has_bearer = !self.bearer_token.is_empty() || !self.bearer_token_file.is_empty();
-        if self.basic_auth.is_some() && has_bearer {
+        if (self.basic_auth.is_some() || self.oauth2.is_some()) && has_bearer {
             return Err(("basic_auth", "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured".into()));
         }
         if let Some(basic_auth) = &self.basic_auth {
@@ -226,12 +292,21 @@ impl HttpClientConfig {
                         .into(),
                 ));
             }
-            if self.basic_auth.is_some() {
+            if self.basic_auth.is_some() || self.oauth2.is_some() {
                 return Err((
                     "authorization",
                     "at most one of basic_auth, oauth2 & authorization must be configured".into(),
                 ));
             }
+        }
+        if let Some(oauth2) = &self.oauth2 {
+            if self.basic_auth.is_some() {
+                return Err((
+                    "oauth2",
+                    "at most one of basic_auth, oauth2 & authorization must be configured".into(),
+                ));
+            }
+            validate_oauth2(oauth2)?;
         }
         if has_bearer {
             self.authorization = Some(Authorization {
@@ -240,64 +315,8 @@ impl HttpClientConfig {
                 credentials_file: std::mem::take(&mut self.bearer_token_file),
             });
         }
-        let tls = &self.tls_config;
-        if !tls.ca.is_empty() && !tls.ca_file.is_empty() {
-            return Err((
-                "tls_config",
-                "at most one of ca and ca_file must be configured".into(),
-            ));
-        }
-        if !tls.cert.is_empty() && !tls.cert_file.is_empty() {
-            return Err((
-                "tls_config",
-                "at most one of cert and cert_file must be configured".into(),
-            ));
-        }
-        if !tls.key.is_empty() && !tls.key_file.is_empty() {
-            return Err((
-                "tls_config",
-                "at most one of key and key_file must be configured".into(),
-            ));
-        }
-        let has_cert = !tls.cert.is_empty() || !tls.cert_file.is_empty();
-        let has_key = !tls.key.is_empty() || !tls.key_file.is_empty();
-        if has_cert != has_key {
-            return Err(("tls_config", "exactly one of key or key_file must be configured when a client certificate is configured".into()));
-        }
-        if let (Some(min), Some(max)) = (tls.min_version, tls.max_version)
-            && min > max
-        {
-            return Err((
-                "tls_config",
-                "min_version must be less than or equal to max_version".into(),
-            ));
-        }
-        if self.proxy_from_environment && !self.proxy_url.is_empty() {
-            return Err((
-                "proxy_url",
-                "if proxy_from_environment is configured, proxy_url must not be configured".into(),
-            ));
-        }
-        if self.proxy_from_environment && !self.no_proxy.is_empty() {
-            return Err((
-                "no_proxy",
-                "if proxy_from_environment is configured, no_proxy must not be configured".into(),
-            ));
-        }
-        if !self.no_proxy.is_empty() && self.proxy_url.is_empty() {
-            return Err((
-                "no_proxy",
-                "if no_proxy is configured, proxy_url must also be configured".into(),
-            ));
-        }
-        if !self.proxy_url.is_empty()
-            && let Err(error) = url::Url::parse(&self.proxy_url)
-        {
-            return Err((
-                "proxy_url",
-                format!("invalid proxy_url {:?}: {error}", self.proxy_url),
-            ));
-        }
+        validate_tls(&self.tls_config)?;
+        validate_proxy(&self.proxy_url, &self.no_proxy, self.proxy_from_environment)?;
         for name in self.http_headers.keys() {
             if RESERVED_HTTP_HEADERS
                 .iter()
@@ -322,16 +341,114 @@ impl HttpClientConfig {
         if let Some(authorization) = &mut self.authorization {
             join_directory(directory, &mut authorization.credentials_file);
         }
+        if let Some(oauth2) = &mut self.oauth2 {
+            join_directory(directory, &mut oauth2.client_secret_file);
+            join_directory(directory, &mut oauth2.client_certificate_key_file);
+            resolve_tls_paths(directory, &mut oauth2.tls_config);
+        }
         join_directory(directory, &mut self.bearer_token_file);
-        join_directory(directory, &mut self.tls_config.ca_file);
-        join_directory(directory, &mut self.tls_config.cert_file);
-        join_directory(directory, &mut self.tls_config.key_file);
+        resolve_tls_paths(directory, &mut self.tls_config);
         for header in self.http_headers.values_mut() {
             for file in &mut header.files {
                 join_directory(directory, file);
             }
         }
     }
+}
+
+/// The `tls_config` rules of Prometheus's `TLSConfig.Validate`.
+fn validate_tls(tls: &TlsConfig) -> Result<(), FieldProblem> {
+    let problem = |message: &str| Err(("tls_config", message.to_string()));
+    if !tls.ca.is_empty() && !tls.ca_file.is_empty() {
+        return problem("at most one of ca and ca_file must be configured");
+    }
+    if !tls.cert.is_empty() && !tls.cert_file.is_empty() {
+        return problem("at most one of cert and cert_file must be configured");
+    }
+    if !tls.key.is_empty() && !tls.key_file.is_empty() {
+        return problem("at most one of key and key_file must be configured");
+    }
+    let has_cert = !tls.cert.is_empty() || !tls.cert_file.is_empty();
+    let has_key = !tls.key.is_empty() || !tls.key_file.is_empty();
+    if has_cert != has_key {
+        return problem(
+            "exactly one of key or key_file must be configured when a client certificate is configured",
+        );
+    }
+    if let (Some(min), Some(max)) = (tls.min_version, tls.max_version)
+        && min > max
+    {
+        return problem("min_version must be less than or equal to max_version");
+    }
+    Ok(())
+}
+
+/// The proxy rules of Prometheus's `ProxyConfig.Validate`.
+fn validate_proxy(
+    proxy_url: &str,
+    no_proxy: &str,
+    from_environment: bool,
+) -> Result<(), FieldProblem> {
+    if from_environment && !proxy_url.is_empty() {
+        return Err((
+            "proxy_url",
+            "if proxy_from_environment is configured, proxy_url must not be configured".into(),
+        ));
+    }
+    if from_environment && !no_proxy.is_empty() {
+        return Err((
+            "no_proxy",
+            "if proxy_from_environment is configured, no_proxy must not be configured".into(),
+        ));
+    }
+    if !no_proxy.is_empty() && proxy_url.is_empty() {
+        return Err((
+            "no_proxy",
+            "if no_proxy is configured, proxy_url must also be configured".into(),
+        ));
+    }
+    if !proxy_url.is_empty()
+        && let Err(error) = url::Url::parse(proxy_url)
+    {
+        return Err((
+            "proxy_url",
+            format!("invalid proxy_url {proxy_url:?}: {error}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The `oauth2` rules of Prometheus's `HTTPClientConfig.Validate`; the JWT
+/// bearer grant is refused by name (not built).
+fn validate_oauth2(oauth2: &OAuth2) -> Result<(), FieldProblem> {
+    let problem = |message: String| Err(("oauth2", message));
+    if oauth2.grant_type == GRANT_TYPE_JWT_BEARER {
+        return problem(format!(
+            "oauth2 grant_type {GRANT_TYPE_JWT_BEARER} is not supported by promshard (only client_credentials)"
+        ));
+    }
+    if oauth2.client_id.is_empty() {
+        return problem("oauth2 client_id must be configured".into());
+    }
+    if oauth2.token_url.is_empty() {
+        return problem("oauth2 token_url must be configured".into());
+    }
+    if !oauth2.client_secret.is_empty() && !oauth2.client_secret_file.is_empty() {
+        return problem("at most one of oauth2 client_secret, client_secret_file & client_secret_ref must be configured using grant-type=client_credentials".into());
+    }
+    if let Err(error) = url::Url::parse(&oauth2.token_url) {
+        return problem(format!(
+            "invalid oauth2 token_url {:?}: {error}",
+            oauth2.token_url
+        ));
+    }
+    validate_tls(&oauth2.tls_config).map_err(|(_, message)| ("oauth2", message))?;
+    validate_proxy(
+        &oauth2.proxy_url,
+        &oauth2.no_proxy,
+        oauth2.proxy_from_environment,
+    )
+    .map_err(|(_, message)| ("oauth2", message))
 }
 
 /// Headers Prometheus's HTTP client refuses in `http_headers`.
@@ -347,6 +464,12 @@ const RESERVED_HTTP_HEADERS: [&str; 10] = [
     "proxy-authenticate",
     "proxy-authorization",
 ];
+
+fn resolve_tls_paths(directory: &Path, tls: &mut TlsConfig) {
+    join_directory(directory, &mut tls.ca_file);
+    join_directory(directory, &mut tls.cert_file);
+    join_directory(directory, &mut tls.key_file);
+}
 
 /// Joins a relative, non-empty path onto `directory` (Prometheus's `JoinDir`).
 pub(crate) fn join_directory(directory: &Path, path: &mut String) {
@@ -387,6 +510,7 @@ macro_rules! config_struct_with_http_client {
             $( $(#[$field_meta])* $field: $field_type, )*
             basic_auth: Option<$crate::config::http_client::BasicAuth>,
             authorization: Option<$crate::config::http_client::Authorization>,
+            oauth2: Option<$crate::config::http_client::OAuth2>,
             bearer_token: $crate::config::http_client::Secret,
             bearer_token_file: String,
             tls_config: $crate::config::http_client::TlsConfig,
@@ -407,6 +531,7 @@ macro_rules! config_struct_with_http_client {
                     $( $field: defaults.$field, )*
                     basic_auth: http.basic_auth,
                     authorization: http.authorization,
+                    oauth2: http.oauth2,
                     bearer_token: http.bearer_token,
                     bearer_token_file: http.bearer_token_file,
                     tls_config: http.tls_config,
@@ -434,6 +559,7 @@ macro_rules! config_struct_with_http_client {
                     http_client: $crate::config::http_client::HttpClientConfig {
                         basic_auth: raw.basic_auth,
                         authorization: raw.authorization,
+                        oauth2: raw.oauth2,
                         bearer_token: raw.bearer_token,
                         bearer_token_file: raw.bearer_token_file,
                         tls_config: raw.tls_config,

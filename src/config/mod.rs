@@ -7,7 +7,7 @@
 //! the field: `config.yml:12: field scrape_timeout: ...`.
 //!
 //! Anything Prometheus has that promshard does not support (an SD mechanism
-//! such as `kubernetes_sd_configs`, `oauth2`, ...) is an error, never
+//! such as `kubernetes_sd_configs`, `sigv4`, ...) is an error, never
 //! silently skipped.
 
 pub mod alerting;
@@ -35,7 +35,9 @@ pub use alerting::{AlertingConfig, AlertmanagerConfig};
 pub use cluster::{ClusterConfig, ClusterMode, EtcdConfig};
 pub use duration::PromDuration;
 pub use global::{GlobalConfig, ScrapeProtocol};
-pub use http_client::{Authorization, BasicAuth, HttpClientConfig, Secret, TlsConfig, TlsVersion};
+pub use http_client::{
+    Authorization, BasicAuth, HttpClientConfig, OAuth2, Secret, TlsConfig, TlsVersion,
+};
 pub use notify::NotifyConfig;
 pub use remote::{MetadataConfig, QueueConfig, RemoteReadConfig, RemoteWriteConfig};
 pub use scrape::{FileSdConfig, HttpSdConfig, ScrapeConfig, SdConfig, StaticConfig};
@@ -322,8 +324,7 @@ fn has_no_content(text: &str) -> bool {
 
 /// Fields Prometheus 3 accepts that promshard does not support, with what
 /// to say about them.
-const UNSUPPORTED_FIELDS: [(&str, &str); 7] = [
-    ("oauth2", "OAuth 2.0 client credentials are not supported"),
+const UNSUPPORTED_FIELDS: [(&str, &str); 6] = [
     ("sigv4", "AWS SigV4 signing is not supported"),
     ("azuread", "Azure AD authentication is not supported"),
     ("google_iam", "Google IAM authentication is not supported"),

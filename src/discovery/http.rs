@@ -7,9 +7,9 @@ use prometheus::IntCounter;
 use tokio_util::sync::CancellationToken;
 
 use super::DiscoveryError;
-use super::http_client::{authorize, build_client};
 use super::target_group::{GroupFormat, TargetGroup, parse_target_groups};
 use crate::config::HttpSdConfig;
+use crate::http_client::{ClientOptions, HttpClient};
 
 /// The label holding the URL a target came from.
 pub const META_URL_LABEL: &str = "__meta_url";
@@ -17,7 +17,7 @@ pub const META_URL_LABEL: &str = "__meta_url";
 /// One `http_sd_configs` entry's provider.
 pub struct HttpDiscovery {
     config: HttpSdConfig,
-    client: reqwest::Client,
+    client: HttpClient,
     last_good_groups: Vec<TargetGroup>,
     failures: Option<IntCounter>,
 }
@@ -29,7 +29,13 @@ impl HttpDiscovery {
             .refresh_interval
             .as_duration()
             .max(Duration::from_secs(1));
-        let client = build_client(&config.http_client, Some(timeout))?;
+        let client = HttpClient::new(
+            &config.http_client,
+            &ClientOptions {
+                timeout: Some(timeout),
+                ..ClientOptions::default()
+            },
+        )?;
         Ok(HttpDiscovery {
             config,
             client,
@@ -53,7 +59,7 @@ impl HttpDiscovery {
                 .as_secs()
                 .to_string(),
         );
-        let request = authorize(request, &self.config.http_client)?;
+        let request = self.client.authorize(request).await?;
         let response = request
             .send()
             .await

@@ -17,7 +17,6 @@
 
 pub mod file;
 pub mod http;
-pub mod http_client;
 mod manager;
 mod metrics;
 pub mod target_group;
@@ -60,8 +59,8 @@ pub enum DiscoveryError {
         /// What is wrong.
         message: String,
     },
-    /// The HTTP client could not be built from its config.
-    #[error("invalid http client config: {0}")]
+    /// The HTTP client could not be built, or a credential not read.
+    #[error("http client: {0}")]
     HttpClient(String),
     /// An HTTP SD request failed.
     #[error("{url}: {message}")]
@@ -71,4 +70,10 @@ pub enum DiscoveryError {
         /// What went wrong.
         message: String,
     },
+}
+
+impl From<crate::http_client::HttpClientError> for DiscoveryError {
+    fn from(error: crate::http_client::HttpClientError) -> Self {
+        DiscoveryError::HttpClient(error.0)
+    }
 }

@@ -16,8 +16,8 @@ use tracing::{debug, warn};
 use super::metrics::SenderMetrics;
 use super::{AlertSink, NotifyError, PostableAlert};
 use crate::config::{AlertingConfig, AlertmanagerConfig, SdConfig};
-use crate::discovery::http_client::{authorize, build_client};
 use crate::discovery::{DiscoveryManager, TargetGroup};
+use crate::http_client::{ClientOptions, HttpClient};
 use crate::model::Labels;
 use crate::model::relabel::{RelabelConfig, process};
 
@@ -35,7 +35,7 @@ pub struct AlertmanagerEndpoint {
 /// One `alertmanagers` entry with its discovered endpoints.
 struct AlertmanagerSet {
     config: AlertmanagerConfig,
-    client: reqwest::Client,
+    client: HttpClient,
     active: RwLock<Vec<AlertmanagerEndpoint>>,
     dropped: RwLock<Vec<AlertmanagerEndpoint>>,
 }
@@ -144,7 +144,7 @@ impl AlertmanagerSender {
         for (position, config) in alerting.alertmanagers.iter().enumerate() {
             // TLS, proxy and redirect settings of the entry; credentials are
             // added per request (files are re-read, as Prometheus does).
-            let client = build_client(&config.http_client, None)
+            let client = HttpClient::new(&config.http_client, &ClientOptions::default())
                 .map_err(|e| NotifyError::Config(format!("alertmanagers[{position}]: {e}")))?;
             let mut mechanisms: Vec<SdConfig> = config
                 .static_configs
@@ -312,23 +312,20 @@ impl AlertmanagerSender {
                     .timeout(set.config.timeout.as_duration())
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(body.clone());
-                let request = match authorize(request, &set.config.http_client) {
-                    Ok(request) => request,
-                    Err(error) => {
-                        warn!(alertmanager = %endpoint.url, err = %error, "cannot read credentials");
-                        self.metrics
-                            .errors
-                            .with_label_values(&[&endpoint.url])
-                            .inc_by(alerts.len() as u64);
-                        continue;
-                    }
-                };
                 let count = alerts.len() as u64;
+                let client = set.client.clone();
                 posts.push(async move {
-                    let outcome = match request.send().await {
-                        Ok(response) if response.status().is_success() => Ok(()),
-                        Ok(response) => Err(format!("bad response status {}", response.status())),
-                        Err(error) => Err(error.to_string()),
+                    // Credential files are read (and an OAuth 2.0 token
+                    // fetched) per request; a failure counts as an error.
+                    let outcome = match client.authorize(request).await {
+                        Err(error) => Err(format!("cannot authorize: {error}")),
+                        Ok(request) => match request.send().await {
+                            Ok(response) if response.status().is_success() => Ok(()),
+                            Ok(response) => {
+                                Err(format!("bad response status {}", response.status()))
+                            }
+                            Err(error) => Err(error.to_string()),
+                        },
                     };
                     (endpoint.url, count, outcome)
                 });
@@ -407,7 +404,7 @@ impl AlertSink for AlertmanagerSender {
 /// nothing (the check half of a reload).
 pub fn check_alerting_config(alerting: &AlertingConfig) -> Result<(), NotifyError> {
     for (position, config) in alerting.alertmanagers.iter().enumerate() {
-        build_client(&config.http_client, None)
+        HttpClient::new(&config.http_client, &ClientOptions::default())
             .map_err(|e| NotifyError::Config(format!("alertmanagers[{position}]: {e}")))?;
     }
     Ok(())
@@ -585,7 +582,7 @@ mod tests {
         .unwrap();
         let set = AlertmanagerSet {
             config,
-            client: reqwest::Client::new(),
+            client: HttpClient::new(&Default::default(), &ClientOptions::default()).unwrap(),
             active: RwLock::new(Vec::new()),
             dropped: RwLock::new(Vec::new()),
         };

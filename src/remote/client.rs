@@ -83,15 +83,20 @@ pub fn user_agent() -> String {
 /// The standard remote-write client over HTTP.
 pub struct HttpWriteClient {
     settings: HttpClientSettings,
-    client: reqwest::Client,
+    client: crate::http_client::HttpClient,
 }
 
 impl HttpWriteClient {
     /// Builds the client; fails on an unusable TLS setting.
     pub fn new(settings: HttpClientSettings) -> Result<Self, String> {
-        let client =
-            crate::http_client::build_client(&settings.http_client, Some(settings.timeout))
-                .map_err(|e| e.to_string())?;
+        let client = crate::http_client::HttpClient::new(
+            &settings.http_client,
+            &crate::http_client::ClientOptions {
+                timeout: Some(settings.timeout),
+                ..Default::default()
+            },
+        )
+        .map_err(|e| e.to_string())?;
         Ok(HttpWriteClient { settings, client })
     }
 }
@@ -124,12 +129,13 @@ impl WriteClient for HttpWriteClient {
         // Credential files are read per request; an unreadable one is
         // retried like an unreachable endpoint.
         request =
-            crate::http_client::authorize(request, &self.settings.http_client).map_err(|e| {
-                WriteClientError::Recoverable {
+            self.client
+                .authorize(request)
+                .await
+                .map_err(|e| WriteClientError::Recoverable {
                     message: e.to_string(),
                     retry_after: None,
-                }
-            })?;
+                })?;
         let response =
             request
                 .body(body)

@@ -41,15 +41,20 @@ pub struct ReadClientSettings {
 /// Reads from one remote-read endpoint.
 pub struct RemoteReadClient {
     settings: ReadClientSettings,
-    client: reqwest::Client,
+    client: crate::http_client::HttpClient,
 }
 
 impl RemoteReadClient {
     /// Builds the client.
     pub fn new(settings: ReadClientSettings) -> Result<Self, String> {
-        let client =
-            crate::http_client::build_client(&settings.http_client, Some(settings.timeout))
-                .map_err(|e| e.to_string())?;
+        let client = crate::http_client::HttpClient::new(
+            &settings.http_client,
+            &crate::http_client::ClientOptions {
+                timeout: Some(settings.timeout),
+                ..Default::default()
+            },
+        )
+        .map_err(|e| e.to_string())?;
         Ok(RemoteReadClient { settings, client })
     }
 
@@ -70,7 +75,10 @@ impl RemoteReadClient {
         for (name, value) in &self.settings.headers {
             http = http.header(name, value);
         }
-        http = crate::http_client::authorize(http, &self.settings.http_client)
+        http = self
+            .client
+            .authorize(http)
+            .await
             .map_err(|e| StorageError::Remote(format!("{}: {e}", self.settings.name)))?;
         let response = http
             .body(codec::encode(request))

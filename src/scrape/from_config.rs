@@ -1,23 +1,9 @@
 //! Building [`ScrapeSettings`] from a loaded `scrape_configs` entry.
 
-use std::path::PathBuf;
-
 use super::ScrapeError;
-use super::settings::{
-    Authorization, BasicAuth, HttpClientSettings, ScrapeLimits, ScrapeProtocol, ScrapeSettings,
-    TlsSettings,
-};
+use super::settings::{HttpClientSettings, ScrapeLimits, ScrapeProtocol, ScrapeSettings};
 use crate::config::global::ScrapeProtocol as ConfigProtocol;
-use crate::config::http_client::HttpClientConfig;
 use crate::config::scrape::ScrapeConfig;
-
-fn non_empty(text: &str) -> Option<String> {
-    (!text.is_empty()).then(|| text.to_string())
-}
-
-fn path(text: &str) -> Option<PathBuf> {
-    (!text.is_empty()).then(|| PathBuf::from(text))
-}
 
 fn protocol(configured: ConfigProtocol) -> Option<ScrapeProtocol> {
     match configured {
@@ -29,89 +15,10 @@ fn protocol(configured: ConfigProtocol) -> Option<ScrapeProtocol> {
     }
 }
 
-fn http_client(
-    config: &HttpClientConfig,
-    enable_compression: bool,
-) -> Result<HttpClientSettings, ScrapeError> {
-    let unsupported = |field: &str| Err(ScrapeError::Unsupported(field.to_string()));
-    if !config.tls_config.server_name.is_empty() {
-        return unsupported("tls_config.server_name");
-    }
-    if config.tls_config.min_version.is_some() || config.tls_config.max_version.is_some() {
-        return unsupported("tls_config.min_version/max_version");
-    }
-    if !config.no_proxy.is_empty()
-        || config.proxy_from_environment
-        || !config.proxy_connect_header.is_empty()
-    {
-        return unsupported("no_proxy/proxy_from_environment/proxy_connect_header");
-    }
-    let basic_auth = match &config.basic_auth {
-        Some(basic) if !basic.username_file.is_empty() => {
-            return unsupported("basic_auth.username_file");
-        }
-        Some(basic) => Some(BasicAuth {
-            username: basic.username.clone(),
-            password: non_empty(basic.password.expose()),
-            password_file: path(&basic.password_file),
-        }),
-        None => None,
-    };
-    let authorization = match &config.authorization {
-        Some(authorization) => Some(Authorization {
-            credentials_type: non_empty(&authorization.auth_type)
-                .unwrap_or_else(|| "Bearer".to_string()),
-            credentials: non_empty(authorization.credentials.expose()),
-            credentials_file: path(&authorization.credentials_file),
-        }),
-        None if !config.bearer_token.is_empty() || !config.bearer_token_file.is_empty() => {
-            Some(Authorization {
-                credentials_type: "Bearer".to_string(),
-                credentials: non_empty(config.bearer_token.expose()),
-                credentials_file: path(&config.bearer_token_file),
-            })
-        }
-        None => None,
-    };
-    let mut headers = Vec::new();
-    for (name, values) in &config.http_headers {
-        if !values.files.is_empty() {
-            return unsupported("http_headers.files");
-        }
-        for value in &values.values {
-            headers.push((name.clone(), value.clone()));
-        }
-        for secret in &values.secrets {
-            headers.push((name.clone(), secret.expose().to_string()));
-        }
-    }
-    let tls = &config.tls_config;
-    Ok(HttpClientSettings {
-        basic_auth,
-        authorization,
-        tls: TlsSettings {
-            ca: non_empty(&tls.ca),
-            ca_file: path(&tls.ca_file),
-            cert: non_empty(&tls.cert),
-            cert_file: path(&tls.cert_file),
-            key: non_empty(tls.key.expose()),
-            key_file: path(&tls.key_file),
-            server_name: None,
-            insecure_skip_verify: tls.insecure_skip_verify,
-        },
-        follow_redirects: config.follow_redirects,
-        enable_http2: config.enable_http2,
-        enable_compression,
-        proxy_url: non_empty(&config.proxy_url),
-        headers,
-    })
-}
-
 impl TryFrom<&ScrapeConfig> for ScrapeSettings {
     type Error = ScrapeError;
 
-    /// Takes a loaded (defaults applied) scrape config. Fails on an HTTP
-    /// client setting the scraper cannot honour, naming it. The protobuf
+    /// Takes a loaded (defaults applied) scrape config. The protobuf
     /// protocol is left out of `Accept` (targets then answer in text).
     fn try_from(config: &ScrapeConfig) -> Result<Self, ScrapeError> {
         let mut protocols: Vec<ScrapeProtocol> = config
@@ -135,7 +42,10 @@ impl TryFrom<&ScrapeConfig> for ScrapeSettings {
             track_timestamps_staleness: config.track_timestamps_staleness,
             scrape_protocols: protocols,
             fallback_scrape_protocol: config.fallback_scrape_protocol.and_then(protocol),
-            http_client: http_client(&config.http_client, config.enable_compression)?,
+            http_client: HttpClientSettings {
+                http_client: config.http_client.clone(),
+                enable_compression: config.enable_compression,
+            },
             limits: ScrapeLimits {
                 sample_limit: config.sample_limit,
                 body_size_limit: config.body_size_limit.bytes(),
@@ -183,15 +93,8 @@ scrape_configs:
             settings.scrape_protocols,
             vec![ScrapeProtocol::PrometheusText0_0_4]
         );
-        assert_eq!(
-            settings
-                .http_client
-                .authorization
-                .unwrap()
-                .credentials
-                .as_deref(),
-            Some("secret")
-        );
+        let authorization = settings.http_client.http_client.authorization.unwrap();
+        assert_eq!(authorization.credentials.expose(), "secret");
         assert_eq!(settings.params["module"], vec!["http_2xx".to_string()]);
     }
 }

@@ -74,17 +74,12 @@ pub enum ScrapeError {
         /// The limit.
         limit: u64,
     },
-    /// A TLS setting could not be applied.
-    #[error("tls config: {0}")]
-    Tls(String),
-    /// A credentials or certificate file could not be read.
-    #[error("reading {path}: {message}")]
-    ClientFile {
-        /// The file.
-        path: String,
-        /// The I/O error.
-        message: String,
-    },
+    /// The HTTP client could not be built (a TLS file, a proxy setting).
+    #[error("http client: {0}")]
+    HttpClient(String),
+    /// A credential could not be read or an OAuth 2.0 token not fetched.
+    #[error("{0}")]
+    Credentials(String),
     /// A setting this implementation does not support.
     #[error("unsupported setting: {0}")]
     Unsupported(String),

@@ -3,9 +3,9 @@
 //! plus the discovered target groups it is fed with.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::config::http_client::HttpClientConfig;
 use crate::model::relabel::RelabelConfig;
 
 /// An exposition format a target may be asked for, with Prometheus's names
@@ -86,95 +86,21 @@ pub fn accept_header(protocols: &[ScrapeProtocol]) -> String {
     parts.join(",")
 }
 
-/// `basic_auth`: the password may come from a file, re-read each scrape.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct BasicAuth {
-    /// The user name.
-    pub username: String,
-    /// The password given inline.
-    pub password: Option<String>,
-    /// A file holding the password.
-    pub password_file: Option<PathBuf>,
-}
-
-/// `authorization` (and the older `bearer_token` / `bearer_token_file`,
-/// which map to type `Bearer`): credentials may come from a file, re-read
-/// each scrape.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Authorization {
-    /// The scheme, `Bearer` by default.
-    pub credentials_type: String,
-    /// The credentials given inline.
-    pub credentials: Option<String>,
-    /// A file holding the credentials.
-    pub credentials_file: Option<PathBuf>,
-}
-
-impl Default for Authorization {
-    fn default() -> Self {
-        Authorization {
-            credentials_type: "Bearer".to_string(),
-            credentials: None,
-            credentials_file: None,
-        }
-    }
-}
-
-/// `tls_config`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TlsSettings {
-    /// CA certificate(s) to trust, PEM, inline (`ca`).
-    pub ca: Option<String>,
-    /// CA certificate(s) to trust, PEM.
-    pub ca_file: Option<PathBuf>,
-    /// Client certificate, PEM, inline (`cert`).
-    pub cert: Option<String>,
-    /// Client key, PEM, inline (`key`).
-    pub key: Option<String>,
-    /// Client certificate, PEM.
-    pub cert_file: Option<PathBuf>,
-    /// Client key, PEM.
-    pub key_file: Option<PathBuf>,
-    /// The name the server's certificate must carry. Only the target's own
-    /// host name is supported for now; a different name is refused when the
-    /// client is built rather than silently ignored.
-    pub server_name: Option<String>,
-    /// Skip certificate verification.
-    pub insecure_skip_verify: bool,
-}
-
 /// The HTTP client part of a scrape config.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HttpClientSettings {
-    /// `basic_auth`.
-    pub basic_auth: Option<BasicAuth>,
-    /// `authorization` or `bearer_token(_file)`.
-    pub authorization: Option<Authorization>,
-    /// `tls_config`.
-    pub tls: TlsSettings,
-    /// `follow_redirects`, default true.
-    pub follow_redirects: bool,
-    /// `enable_http2`, default true.
-    pub enable_http2: bool,
+    /// The `http_client` fields, applied by [`crate::http_client::HttpClient`]
+    /// (credential and header files are re-read each scrape).
+    pub http_client: HttpClientConfig,
     /// `enable_compression`: ask for gzip; default true.
     pub enable_compression: bool,
-    /// `proxy_url`.
-    pub proxy_url: Option<String>,
-    /// `http_headers` with inline values: sent with every scrape.
-    pub headers: Vec<(String, String)>,
 }
 
 impl Default for HttpClientSettings {
     fn default() -> Self {
         HttpClientSettings {
-            basic_auth: None,
-            authorization: None,
-            tls: TlsSettings::default(),
-            follow_redirects: true,
-            enable_http2: true,
+            http_client: HttpClientConfig::default(),
             enable_compression: true,
-            proxy_url: None,
-            headers: Vec::new(),
         }
     }
 }

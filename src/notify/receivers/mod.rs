@@ -225,8 +225,7 @@ impl Receiver {
 /// An HTTP integration's client and per-request settings, from its
 /// `http_config` (deprecated `bearer_token` becomes `authorization`).
 pub(crate) struct HttpTarget {
-    client: reqwest::Client,
-    config: crate::config::HttpClientConfig,
+    client: crate::http_client::HttpClient,
 }
 
 impl HttpTarget {
@@ -247,9 +246,9 @@ impl HttpTarget {
                 credentials_file: config.bearer_token_file.clone(),
             });
         }
-        let client = crate::discovery::http_client::build_client(&config, None)
+        let client = crate::http_client::HttpClient::new(&config, &Default::default())
             .map_err(|e| NotifyError::Config(format!("http_config: {e}")))?;
-        Ok(HttpTarget { client, config })
+        Ok(HttpTarget { client })
     }
 
     /// POSTs `body` as JSON to `url` with the configured credentials.
@@ -261,13 +260,14 @@ impl HttpTarget {
         timeout: Duration,
     ) -> Result<(), NotifyError> {
         let request = self.client.post(url).timeout(timeout).json(body);
-        let request =
-            crate::discovery::http_client::authorize(request, &self.config).map_err(|e| {
-                NotifyError::Delivery {
-                    integration: integration.to_string(),
-                    retryable: false,
-                    message: e.to_string(),
-                }
+        let request = self
+            .client
+            .authorize(request)
+            .await
+            .map_err(|e| NotifyError::Delivery {
+                integration: integration.to_string(),
+                retryable: false,
+                message: e.to_string(),
             })?;
         check_http_answer(integration, request.send().await).await
     }

@@ -1,17 +1,21 @@
 //! The HTTP client factory (the role of prometheus/common's
-//! `NewClientFromConfig`): builds a `reqwest` client from an
-//! [`HttpClientConfig`] and applies its credentials to requests.
-//! Credentials and header files are re-read on every request, as
+//! `NewClientFromConfig`): [`HttpClient`] is built from an
+//! [`HttpClientConfig`] and applies its credentials to each request.
+//! Credential and header files are re-read on every request, as
 //! Prometheus does, so rotated secrets take effect.
 //!
-//! Used by service discovery, remote write and remote read. The scrape
-//! client and the notifier still build their own (not yet moved here).
+//! Used by scrape, service discovery, the notifier and the receivers,
+//! remote write and remote read.
 
+mod oauth2;
+mod tls;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::{Client, RequestBuilder};
+use reqwest::{Client, IntoUrl, RequestBuilder};
 
-use crate::config::http_client::{HttpClientConfig, TlsVersion};
+use crate::config::http_client::HttpClientConfig;
 
 /// A client that cannot be built or a credential that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,26 +36,108 @@ fn read_trimmed(path: &str, what: &str) -> Result<String, HttpClientError> {
     Ok(String::from_utf8_lossy(&bytes).trim().to_string())
 }
 
-fn tls_version(version: TlsVersion) -> reqwest::tls::Version {
-    match version {
-        TlsVersion::TLS10 => reqwest::tls::Version::TLS_1_0,
-        TlsVersion::TLS11 => reqwest::tls::Version::TLS_1_1,
-        TlsVersion::TLS12 => reqwest::tls::Version::TLS_1_2,
-        TlsVersion::TLS13 => reqwest::tls::Version::TLS_1_3,
+/// What a caller sets beyond the `http_client` settings.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// The whole-request timeout (none: the caller bounds each request).
+    pub timeout: Option<Duration>,
+    /// Do not ask for or decode gzip (scrape's `enable_compression: false`).
+    pub no_gzip: bool,
+    /// How long an idle connection is kept (default: reqwest's 90 s).
+    pub pool_idle_timeout: Option<Duration>,
+}
+
+/// A client built from `http_client` settings: TLS, proxy, redirects and
+/// HTTP/2 when built, credentials and headers per request. Cheap to clone
+/// (clones share connections and the cached OAuth 2.0 token).
+#[derive(Clone)]
+pub struct HttpClient {
+    client: Client,
+    config: Arc<HttpClientConfig>,
+    oauth2: Option<Arc<oauth2::TokenSource>>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("HttpClient")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
-/// A client honouring TLS, redirects, HTTP/2 and proxy settings.
-/// (`tls_config.server_name` is not applied: reqwest verifies against the
-/// URL's host.)
-pub fn build_client(
+impl HttpClient {
+    /// Builds the client; fails when a TLS file cannot be read or parsed,
+    /// or a proxy setting is unusable.
+    pub fn new(
+        config: &HttpClientConfig,
+        options: &ClientOptions,
+    ) -> Result<Self, HttpClientError> {
+        let client = build_reqwest(config, options)?;
+        let oauth2 = match &config.oauth2 {
+            Some(oauth2) => {
+                let token_client = build_reqwest(
+                    &oauth2.token_client_config(),
+                    &ClientOptions {
+                        timeout: options.timeout,
+                        ..ClientOptions::default()
+                    },
+                )?;
+                Some(Arc::new(oauth2::TokenSource::new(
+                    oauth2.clone(),
+                    token_client,
+                )))
+            }
+            None => None,
+        };
+        Ok(HttpClient {
+            client,
+            config: Arc::new(config.clone()),
+            oauth2,
+        })
+    }
+
+    /// A GET request, without credentials yet (see [`HttpClient::authorize`]).
+    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.client.get(url)
+    }
+
+    /// A POST request, without credentials yet (see [`HttpClient::authorize`]).
+    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.client.post(url)
+    }
+
+    /// Adds basic auth, the `Authorization` header (or an OAuth 2.0 token,
+    /// fetched when none is cached) and `http_headers`, reading any
+    /// credential or header file now.
+    pub async fn authorize(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<RequestBuilder, HttpClientError> {
+        let mut request = authorize(request, &self.config)?;
+        if let Some(source) = &self.oauth2 {
+            request = request.header(reqwest::header::AUTHORIZATION, source.header().await?);
+        }
+        Ok(request)
+    }
+}
+
+/// The reqwest client for `config`: TLS, redirects, HTTP/2 and proxy.
+fn build_reqwest(
     config: &HttpClientConfig,
-    timeout: Option<Duration>,
+    options: &ClientOptions,
 ) -> Result<Client, HttpClientError> {
-    let mut builder =
-        Client::builder().user_agent(concat!("promshard/", env!("CARGO_PKG_VERSION")));
-    if let Some(timeout) = timeout {
+    let mut builder = Client::builder()
+        .user_agent(concat!("promshard/", env!("CARGO_PKG_VERSION")))
+        .tls_backend_preconfigured(tls::client_config(&config.tls_config, config.enable_http2)?);
+    if let Some(timeout) = options.timeout {
         builder = builder.timeout(timeout);
+    }
+    if options.no_gzip {
+        builder = builder.gzip(false);
+    }
+    if let Some(idle) = options.pool_idle_timeout {
+        builder = builder.pool_idle_timeout(idle);
     }
     builder = builder.redirect(if config.follow_redirects {
         reqwest::redirect::Policy::limited(10)
@@ -60,49 +146,6 @@ pub fn build_client(
     });
     if !config.enable_http2 {
         builder = builder.http1_only();
-    }
-    let tls = &config.tls_config;
-    let ca_pem = if !tls.ca.is_empty() {
-        Some(tls.ca.as_bytes().to_vec())
-    } else if !tls.ca_file.is_empty() {
-        Some(read_file(&tls.ca_file, "ca_file")?)
-    } else {
-        None
-    };
-    if let Some(pem) = ca_pem {
-        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|error| client_error(format!("invalid CA certificate: {error}")))?;
-        for certificate in certificates {
-            builder = builder.add_root_certificate(certificate);
-        }
-    }
-    let certificate = if !tls.cert.is_empty() {
-        Some(tls.cert.as_bytes().to_vec())
-    } else if !tls.cert_file.is_empty() {
-        Some(read_file(&tls.cert_file, "cert_file")?)
-    } else {
-        None
-    };
-    if let Some(mut identity_pem) = certificate {
-        let key = if !tls.key.is_empty() {
-            tls.key.expose().as_bytes().to_vec()
-        } else {
-            read_file(&tls.key_file, "key_file")?
-        };
-        identity_pem.push(b'\n');
-        identity_pem.extend_from_slice(&key);
-        let identity = reqwest::Identity::from_pem(&identity_pem)
-            .map_err(|error| client_error(format!("invalid client certificate or key: {error}")))?;
-        builder = builder.identity(identity);
-    }
-    if tls.insecure_skip_verify {
-        builder = builder.danger_accept_invalid_certs(true);
-    }
-    if let Some(version) = tls.min_version {
-        builder = builder.min_tls_version(tls_version(version));
-    }
-    if let Some(version) = tls.max_version {
-        builder = builder.max_tls_version(tls_version(version));
     }
     if !config.proxy_url.is_empty() {
         let mut proxy = reqwest::Proxy::all(&config.proxy_url)
@@ -138,7 +181,7 @@ pub fn build_client(
 }
 
 /// Adds basic auth, the `Authorization` header and `http_headers`.
-pub fn authorize(
+fn authorize(
     mut request: RequestBuilder,
     config: &HttpClientConfig,
 ) -> Result<RequestBuilder, HttpClientError> {
