@@ -27,6 +27,7 @@ use promshard::config::{self, ByteSize, Config, PromDuration};
 use promshard::discovery::DiscoveryManager;
 use promshard::lifecycle::{ConfigReload, Reloader, Stages};
 use promshard::notify::alertmanager::GroupOwner;
+use promshard::notify::silence_sync::SilenceSync;
 use promshard::notify::stage::{NotifyStage, StageOptions};
 use promshard::promql::{Engine, EngineOptions};
 use promshard::remote::read_sources::RemoteReadReloader;
@@ -203,6 +204,17 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         .apply(&config)
         .map_err(|e| anyhow::anyhow!("applying config: {e}"))?;
 
+    // Node-to-node calls ask the global view's live members.
+    let peer_client = global.peer_client();
+    // In a cluster, silences made here reach every peer.
+    let silence_sync = match (&notify.builtin, cluster_settings.mode) {
+        (Some(builtin), mode) if mode != ClusterMode::None => Some(
+            SilenceSync::new(builtin.clone(), peer_client.clone(), &registry)
+                .context("register silence sync metrics")?,
+        ),
+        _ => None,
+    };
+
     // The stages, stopped in reverse order: storage closes last.
     let mut stages = Stages::new();
     stages.start(tsdb, &cancel);
@@ -212,6 +224,9 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         Arc::new(GlobalViewStage::new(global.clone(), membership.subscribe())),
         &cancel,
     );
+    if let Some(sync) = &silence_sync {
+        stages.start(sync.clone(), &cancel);
+    }
     stages.start(discovery.clone(), &cancel);
     stages.start(
         Arc::new(RoutingStage::new(
@@ -272,13 +287,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
         },
         {
             // In a cluster, every node's groups and alerts, as the global view.
-            let global = global.clone();
-            let peers = (cluster_settings.mode != ClusterMode::None).then(|| {
-                web::rules_api::ClusterPeers {
-                    addresses: Arc::new(move || global.peers().into_values().collect()),
-                    timeout: cluster_settings.peer_timeout,
-                }
-            });
+            let peers = (cluster_settings.mode != ClusterMode::None).then(|| peer_client.clone());
             web::rules_api::router(rules.clone(), peers)
         },
         web::admin_api::router(web::admin_api::AdminApiState {
@@ -298,12 +307,7 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
                 } else {
                     "ready".into()
                 },
-                peers: {
-                    let ownership = ownership.clone();
-                    let advertise = cluster_settings.advertise_address.clone();
-                    Arc::new(move || ownership.peer_addresses(&advertise))
-                },
-                client: reqwest::Client::new(),
+                silence_sync: silence_sync.clone(),
             },
         ));
     }

@@ -528,6 +528,116 @@ fn in_a_cluster_each_group_is_notified_once_by_its_owner() {
     assert_eq!(status["cluster"]["status"], "ready");
 }
 
+/// Two static-cluster node configs over `receiver` on `ports`.
+fn cluster_config(receiver: &RecordingServer, ports: [u16; 2], port: u16) -> String {
+    format!(
+        "{}cluster:\n  mode: static\n  node_id: 127.0.0.1:{port}\n  advertise_address: 127.0.0.1:{port}\n  peers: ['127.0.0.1:{}', '127.0.0.1:{}']\n",
+        config(receiver, 1),
+        ports[0],
+        ports[1]
+    )
+}
+
+#[test]
+fn silences_made_while_a_peer_is_down_reach_it_when_it_starts() {
+    let receiver = RecordingServer::start();
+    let ports = [common::free_port(), common::free_port()];
+    let first = Node::start(
+        &cluster_config(&receiver, ports, ports[0]),
+        NodeOptions {
+            port: Some(ports[0]),
+            ..NodeOptions::default()
+        },
+    );
+    let now = chrono::Utc::now();
+    let silence = |name: &str| {
+        json!({
+            "matchers": [{"name": "alertname", "value": name, "isRegex": false}],
+            "startsAt": now.to_rfc3339(),
+            "endsAt": (now + chrono::Duration::hours(1)).to_rfc3339(),
+            "createdBy": "test",
+            "comment": name,
+        })
+    };
+    let post = |name: &str| {
+        let (status, body) = post_json(
+            &format!("{}/api/v2/silences", first.url),
+            &silence(name),
+            None,
+        );
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<Value>(&body).expect("json")["silenceID"]
+            .as_str()
+            .expect("an id")
+            .to_string()
+    };
+    // Made, and one expired, while the second node is not running.
+    let kept = post("Kept");
+    let expired = post("Expired");
+    assert_eq!(
+        delete(&format!("{}/api/v2/silence/{expired}", first.url), None),
+        200
+    );
+    common::eventually(
+        Duration::from_secs(10),
+        "failed deliveries to the stopped peer",
+        || {
+            (common::self_metric(&first.url, "promshard_cluster_silence_sync_failures_total")
+                >= 1.0)
+                .then_some(())
+        },
+    );
+    assert!(
+        common::self_metric(&first.url, "promshard_cluster_silence_sync_pending") >= 2.0,
+        "both changes wait for the peer"
+    );
+
+    let second = Node::start(
+        &cluster_config(&receiver, ports, ports[1]),
+        NodeOptions {
+            port: Some(ports[1]),
+            ..NodeOptions::default()
+        },
+    );
+    common::eventually(
+        Duration::from_secs(30),
+        "both silences on the node that was down, in their state",
+        || {
+            let (status, listed) = second.get_json("/api/v2/silences");
+            if status != 200 {
+                return None;
+            }
+            let state = |id: &str| {
+                listed
+                    .as_array()?
+                    .iter()
+                    .find(|s| s["id"] == id)
+                    .map(|s| s["status"]["state"].as_str().unwrap_or("").to_string())
+            };
+            (state(&kept).as_deref() == Some("active")
+                && state(&expired).as_deref() == Some("expired"))
+            .then_some(())
+        },
+    );
+    common::eventually(Duration::from_secs(10), "nothing left to deliver", || {
+        (common::self_metric(&first.url, "promshard_cluster_silence_sync_pending") == 0.0)
+            .then_some(())
+    });
+    // A change made on the second node comes back to the first.
+    assert_eq!(
+        delete(&format!("{}/api/v2/silence/{kept}", second.url), None),
+        200
+    );
+    common::eventually(
+        Duration::from_secs(10),
+        "the expiry on the first node",
+        || {
+            let (_, silence) = first.get_json(&format!("/api/v2/silence/{kept}"));
+            (silence["status"]["state"] == "expired").then_some(())
+        },
+    );
+}
+
 #[test]
 fn a_reload_applies_new_routes_without_paging_again() {
     let receiver = RecordingServer::start();

@@ -19,13 +19,18 @@
 //!   gets at most [`DEPARTED_PEER_TIMEOUT`], so a vanished host cannot stall
 //!   queries.
 //!
+//! - Label names and values come from each peer's label endpoints (through
+//!   the [`PeerClient`]), not from its samples.
+//!
 //! Wiring: build a [`FanoutQueryable`] over the TSDB, wrap it in a
 //! [`GlobalQueryView`], give the view (a [`Queryable`]) to the query API, call
 //! [`GlobalQueryView::set_remote_read`] on every config load and run
-//! [`GlobalQueryView::follow`] on the membership's view channel.
+//! [`GlobalQueryView::follow`] on the membership's view channel;
+//! [`GlobalQueryView::peer_client`] is the client the rest of the node asks
+//! peers with.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -34,9 +39,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::membership::ClusterView;
 use super::overlap::{DEFAULT_OVERLAP_TOLERANCE, OverlapDedupQuerier};
+use super::peers::{Peer, PeerClient};
 use super::ring::Member;
-use crate::config::http_client::HttpClientConfig;
-use crate::remote::read_client::{ReadClientSettings, RemoteReadClient, RemoteReadQueryable};
+use crate::model::Matcher;
+use crate::remote::read_client::{RemoteReadQueryable, wait_on};
 use crate::storage::fanout::{FanoutQueryable, Secondary};
 use crate::storage::{Querier, Queryable, SelectHints, Series, SeriesSet, StorageError};
 
@@ -53,12 +59,7 @@ pub const DEPARTED_PEER_TIMEOUT: Duration = Duration::from_secs(1);
 /// The URL a peer at `address` (`host:port`, or a URL with a scheme) is
 /// remote-read at: its local shard only.
 pub fn peer_read_url(address: &str) -> String {
-    let base = if address.starts_with("http://") || address.starts_with("https://") {
-        address.trim_end_matches('/').to_string()
-    } else {
-        format!("http://{address}")
-    };
-    format!("{base}/api/v1/read?local=true")
+    format!("{}/api/v1/read?local=true", super::peers::base_url(address))
 }
 
 /// The name a peer has in warnings and logs.
@@ -89,6 +90,7 @@ pub struct GlobalQueryView {
     departed_retention: Duration,
     runtime: tokio::runtime::Handle,
     sources: Mutex<Sources>,
+    client: PeerClient,
 }
 
 impl GlobalQueryView {
@@ -100,6 +102,8 @@ impl GlobalQueryView {
         peer_timeout: Duration,
         runtime: tokio::runtime::Handle,
     ) -> Self {
+        let client = PeerClient::new(Arc::new(Vec::new), peer_timeout)
+            .expect("a client with default settings builds");
         Self {
             fanout,
             local_node_id: local_node_id.into(),
@@ -107,7 +111,30 @@ impl GlobalQueryView {
             departed_retention: DEFAULT_DEPARTED_PEER_RETENTION,
             runtime,
             sources: Mutex::new(Sources::default()),
+            client,
         }
+    }
+
+    /// The client for node-to-node calls, its peers this view's live
+    /// members (sharing the view's connections).
+    pub fn peer_client(self: &Arc<Self>) -> PeerClient {
+        let view: Weak<Self> = Arc::downgrade(self);
+        self.client.with_peers(Arc::new(move || {
+            view.upgrade()
+                .map(|view| view.peer_list())
+                .unwrap_or_default()
+        }))
+    }
+
+    /// The live members asked by global queries, by node id.
+    pub fn peer_list(&self) -> Vec<Peer> {
+        let mut peers: Vec<Peer> = self
+            .peers()
+            .into_iter()
+            .map(|(node_id, address)| Peer { node_id, address })
+            .collect();
+        peers.sort();
+        peers
     }
 
     /// How long a peer that left the view is still asked (default
@@ -212,18 +239,17 @@ impl GlobalQueryView {
             Some(_) => self.peer_timeout.min(DEPARTED_PEER_TIMEOUT),
             None => self.peer_timeout,
         };
-        let client = RemoteReadClient::new(ReadClientSettings {
-            name: name.clone(),
-            url: peer_read_url(address),
-            timeout,
-            headers: BTreeMap::new(),
-            http_client: HttpClientConfig::default(),
-            required_matchers: BTreeMap::new(),
-        })?;
-        let remote: Arc<dyn Queryable> = Arc::new(RemoteReadQueryable::new(
-            Arc::new(client),
+        let samples = RemoteReadQueryable::new(
+            Arc::new(self.client.read_client(&name, address, timeout)?),
             self.runtime.clone(),
-        ));
+        );
+        let remote: Arc<dyn Queryable> = Arc::new(PeerQueryable {
+            samples,
+            client: self.client.clone(),
+            address: address.to_string(),
+            timeout,
+            runtime: self.runtime.clone(),
+        });
         let queryable: Arc<dyn Queryable> = match departed_at {
             Some(_) => Arc::new(BestEffort(remote)),
             None => remote,
@@ -276,6 +302,89 @@ impl Queryable for GlobalQueryView {
             querier,
             DEFAULT_OVERLAP_TOLERANCE,
         )))
+    }
+}
+
+/// A peer's shard: samples over remote read, label names and values from
+/// its label endpoints.
+struct PeerQueryable {
+    samples: RemoteReadQueryable,
+    client: PeerClient,
+    address: String,
+    timeout: Duration,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Queryable for PeerQueryable {
+    fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier>, StorageError> {
+        Ok(Box::new(PeerQuerier {
+            samples: self.samples.querier(mint, maxt)?,
+            client: self.client.clone(),
+            address: self.address.clone(),
+            timeout: self.timeout,
+            runtime: self.runtime.clone(),
+            mint,
+            maxt,
+        }))
+    }
+}
+
+struct PeerQuerier {
+    samples: Box<dyn Querier>,
+    client: PeerClient,
+    address: String,
+    timeout: Duration,
+    runtime: tokio::runtime::Handle,
+    mint: i64,
+    maxt: i64,
+}
+
+impl PeerQuerier {
+    fn ask<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(PeerClient, String) -> futures::future::BoxFuture<'static, Result<T, String>>,
+    ) -> Result<T, StorageError> {
+        let future = call(self.client.clone(), self.address.clone());
+        match wait_on(&self.runtime, future) {
+            Some(Ok(answer)) => Ok(answer),
+            Some(Err(error)) => Err(StorageError::Remote(format!("{}: {error}", self.address))),
+            None => Err(StorageError::Closed),
+        }
+    }
+}
+
+impl Querier for PeerQuerier {
+    fn select(
+        &self,
+        sorted: bool,
+        hints: Option<&SelectHints>,
+        matchers: &[Matcher],
+    ) -> Box<dyn SeriesSet> {
+        self.samples.select(sorted, hints, matchers)
+    }
+
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        let (name, matchers) = (name.to_string(), matchers.to_vec());
+        let (mint, maxt, timeout) = (self.mint, self.maxt, self.timeout);
+        self.ask(move |client, address| {
+            Box::pin(async move {
+                client
+                    .label_values(&address, &name, mint, maxt, &matchers, timeout)
+                    .await
+            })
+        })
+    }
+
+    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        let matchers = matchers.to_vec();
+        let (mint, maxt, timeout) = (self.mint, self.maxt, self.timeout);
+        self.ask(move |client, address| {
+            Box::pin(async move {
+                client
+                    .label_names(&address, mint, maxt, &matchers, timeout)
+                    .await
+            })
+        })
     }
 }
 

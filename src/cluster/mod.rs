@@ -15,6 +15,8 @@
 //! - [`status`]: `/api/v1/status/cluster` and `promshard cluster ring`.
 //! - [`global`]: the global query view (local TSDB + every live peer over
 //!   remote read, `?local=true`).
+//! - [`peers`]: the one client for node-to-node calls (samples, labels,
+//!   rules and alerts, silences) and the one list of peers.
 //!
 //! Wiring (in `node.rs`): `ClusterMetrics::register(&registry)`,
 //! `Membership::start(&settings, metrics.clone())`,
@@ -31,6 +33,7 @@ pub mod membership;
 pub mod metrics;
 pub mod overlap;
 pub mod ownership;
+pub mod peers;
 pub mod ring;
 pub mod routing;
 pub mod settings;

@@ -171,17 +171,6 @@ impl Ownership {
         old_ring
     }
 
-    /// The addresses of the ring's other members (not this node, by id or
-    /// by its advertised address).
-    pub fn peer_addresses(&self, advertise_address: &str) -> Vec<String> {
-        self.ring()
-            .members()
-            .iter()
-            .filter(|m| m.node_id != self.local_node_id && m.address != advertise_address)
-            .map(|m| m.address.clone())
-            .collect()
-    }
-
     /// The address of the member that owns `key` (a notification group's
     /// key hashed) when that is another node; `None` when this node owns
     /// it or the ring is empty.

@@ -16,6 +16,7 @@ mod persist;
 pub mod receivers;
 pub mod route;
 pub mod sender;
+pub mod silence_sync;
 pub mod silences;
 pub mod stage;
 pub mod state;

@@ -121,8 +121,9 @@ impl Silences {
     /// the empty string, the end must be after the start and not in the
     /// past; a start in the past becomes `now`. Updating an active
     /// silence whose matchers changed expires it and creates a new one.
-    /// A `replica` (a silence another cluster node created, with its id)
-    /// is stored under its id as it is.
+    /// A `replica` (a silence another cluster node holds, with its id) is
+    /// stored under its id as it is, unless the one here changed later
+    /// (the newest change wins); only its matchers are checked.
     pub fn upsert(
         &self,
         mut silence: Silence,
@@ -150,6 +151,9 @@ impl Silences {
                 "at least one matcher must not match the empty string".into(),
             ));
         }
+        if replica && !silence.id.is_empty() {
+            return self.merge_replica(silence);
+        }
         if silence.ends_at <= silence.starts_at {
             return Err(NotifyError::BadRequest(
                 "end time must not be before start time".into(),
@@ -165,12 +169,6 @@ impl Silences {
         }
         silence.updated_at = now;
         let mut silences = self.silences.lock();
-        if replica && !silence.id.is_empty() {
-            let id = silence.id.clone();
-            silences.insert(id.clone(), silence);
-            self.persist_locked(&silences)?;
-            return Ok(id);
-        }
         if !silence.id.is_empty() {
             let Some(existing) = silences.get_mut(&silence.id) else {
                 return Err(NotifyError::NotFound(format!(
@@ -190,6 +188,24 @@ impl Silences {
             silence.id = new_silence_id();
         }
         let id = silence.id.clone();
+        silences.insert(id.clone(), silence);
+        self.persist_locked(&silences)?;
+        Ok(id)
+    }
+
+    /// Stores a silence another node holds, as it is there (times,
+    /// expired or not, its `updated_at`), unless the one here changed
+    /// later: the newest change wins, so replicas sent in any order and
+    /// any number of times converge.
+    fn merge_replica(&self, silence: Silence) -> Result<String, NotifyError> {
+        let id = silence.id.clone();
+        let mut silences = self.silences.lock();
+        if silences
+            .get(&id)
+            .is_some_and(|kept| kept.updated_at >= silence.updated_at)
+        {
+            return Ok(id);
+        }
         silences.insert(id.clone(), silence);
         self.persist_locked(&silences)?;
         Ok(id)
@@ -359,6 +375,56 @@ mod tests {
                 .is_empty()
         );
         assert!(silences.expire(&id, at(60)).is_err());
+    }
+
+    #[test]
+    fn replicas_converge_on_the_newest_change_in_any_order() {
+        let silences = Silences::open(None, std::time::Duration::from_secs(3600)).unwrap();
+        let created = Silence {
+            id: "s1".into(),
+            updated_at: at(10),
+            ..silence(vec![matcher("a", "b", false, true)], 0, 100)
+        };
+        // Expired at 20 (start and end at 20): valid as a replica only.
+        let expired = Silence {
+            starts_at: at(20),
+            ends_at: at(20),
+            updated_at: at(20),
+            ..created.clone()
+        };
+        silences.upsert(expired.clone(), at(30), true).unwrap();
+        silences.upsert(created.clone(), at(31), true).unwrap();
+        assert_eq!(
+            silences.get("s1"),
+            Some(expired.clone()),
+            "the older change is ignored"
+        );
+        silences.upsert(expired.clone(), at(32), true).unwrap();
+        assert_eq!(
+            silences.list().len(),
+            1,
+            "a repeated delivery changes nothing"
+        );
+        let renewed = Silence {
+            ends_at: at(500),
+            updated_at: at(40),
+            ..created
+        };
+        silences.upsert(renewed.clone(), at(41), true).unwrap();
+        assert_eq!(silences.get("s1"), Some(renewed));
+        assert!(
+            silences
+                .upsert(
+                    Silence {
+                        id: "s2".into(),
+                        ..silence(vec![], 0, 10)
+                    },
+                    at(0),
+                    true
+                )
+                .is_err(),
+            "a replica's matchers are still checked"
+        );
     }
 
     #[test]

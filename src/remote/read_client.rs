@@ -144,8 +144,9 @@ struct RemoteReadQuerier {
     maxt: i64,
 }
 
-/// Runs `future` on `runtime` and waits for it from a synchronous caller.
-fn wait_on<T: Send + 'static>(
+/// Runs `future` on `runtime` and waits for it from a synchronous caller
+/// (`None` when the runtime dropped it).
+pub(crate) fn wait_on<T: Send + 'static>(
     runtime: &tokio::runtime::Handle,
     future: impl std::future::Future<Output = T> + Send + 'static,
 ) -> Option<T> {

@@ -20,6 +20,7 @@ use crate::config::notify::parse_matcher;
 use crate::model::matcher::Matcher;
 use crate::notify::alert::{Alert, LabelSet};
 use crate::notify::alertmanager::{BuiltinAlertmanager, FORWARDED_HEADER};
+use crate::notify::silence_sync::SilenceSync;
 use crate::notify::silences::{Silence, SilenceMatcher, silence_state};
 use crate::notify::{NotifyError, PostableAlert};
 
@@ -34,56 +35,22 @@ pub struct AlertmanagerApiState {
     pub start_time: String,
     /// `disabled` for a single node, `ready` in a cluster.
     pub cluster_status: String,
-    /// The other cluster members' `host:port`, to which silence changes
-    /// are replicated (empty for a single node).
-    pub peers: Arc<dyn Fn() -> Vec<String> + Send + Sync>,
-    /// The client used to replicate silence changes.
-    pub client: reqwest::Client,
+    /// Hands silence changes made here to the cluster's peers (`None`
+    /// for a single node).
+    pub silence_sync: Option<Arc<SilenceSync>>,
 }
 
-/// Sends a silence change made here to every peer, with the caller's
-/// `Authorization` and the forwarded mark, in the background: silences
-/// must mute wherever a group's owner notifies. A peer that is down
-/// misses the change (there is no anti-entropy yet).
-fn replicate(
-    state: &AlertmanagerApiState,
-    headers: &HeaderMap,
-    method: reqwest::Method,
-    path: String,
-    body: Option<Value>,
-) {
-    let peers = (state.peers)();
-    if peers.is_empty() {
-        return;
-    }
-    let authorization = headers
+fn authorization(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let client = state.client.clone();
-    tokio::spawn(async move {
-        for peer in peers {
-            let mut request = client
-                .request(method.clone(), format!("http://{peer}{path}"))
-                .header(FORWARDED_HEADER, "true")
-                .timeout(std::time::Duration::from_secs(10));
-            if let Some(authorization) = &authorization {
-                request = request.header(reqwest::header::AUTHORIZATION, authorization);
-            }
-            if let Some(body) = &body {
-                request = request.json(body);
-            }
-            match request.send().await {
-                Ok(response) if response.status().is_success() => {}
-                Ok(response) => {
-                    tracing::warn!(peer = %peer, status = response.status().as_u16(), "silence replication refused")
-                }
-                Err(error) => {
-                    tracing::warn!(peer = %peer, err = %error, "silence replication failed")
-                }
-            }
-        }
-    });
+}
+
+/// Tells the cluster that silence `id` changed here.
+fn silence_changed(state: &AlertmanagerApiState, headers: &HeaderMap, id: &str) {
+    if let Some(sync) = &state.silence_sync {
+        sync.changed(id, authorization(headers));
+    }
 }
 
 /// The `/api/v2` routes.
@@ -372,6 +339,9 @@ struct PostableSilence {
     ends_at: DateTime<Utc>,
     created_by: String,
     comment: String,
+    /// Sent by a peer with a replica (not in Alertmanager's schema).
+    #[serde(default)]
+    updated_at: Option<DateTime<Utc>>,
 }
 
 async fn post_silence(
@@ -396,17 +366,13 @@ async fn post_silence(
         matchers: posted.matchers,
         starts_at: posted.starts_at,
         ends_at: posted.ends_at,
-        updated_at: now,
+        updated_at: match posted.updated_at {
+            Some(updated_at) if replica => updated_at,
+            _ => now,
+        },
         created_by: posted.created_by,
         comment: posted.comment,
     };
-    let replicated_body = json!({
-        "matchers": silence.matchers,
-        "startsAt": silence.starts_at,
-        "endsAt": silence.ends_at,
-        "createdBy": silence.created_by,
-        "comment": silence.comment,
-    });
     match state
         .alertmanager
         .shared()
@@ -414,25 +380,16 @@ async fn post_silence(
         .upsert(silence, now, replica)
     {
         Ok(id) => {
-            if !replica {
-                if !previous_id.is_empty() && previous_id != id {
-                    replicate(
-                        &state,
-                        &headers,
-                        reqwest::Method::DELETE,
-                        format!("/api/v2/silence/{previous_id}"),
-                        None,
-                    );
+            if replica {
+                if let Some(sync) = &state.silence_sync {
+                    sync.received(&id, authorization(&headers));
                 }
-                let mut body = replicated_body;
-                body["id"] = json!(id);
-                replicate(
-                    &state,
-                    &headers,
-                    reqwest::Method::POST,
-                    "/api/v2/silences".to_string(),
-                    Some(body),
-                );
+            } else {
+                // An update that replaced the silence expired the old one.
+                if !previous_id.is_empty() && previous_id != id {
+                    silence_changed(&state, &headers, &previous_id);
+                }
+                silence_changed(&state, &headers, &id);
             }
             Json(json!({"silenceID": id})).into_response()
         }
@@ -464,13 +421,7 @@ async fn delete_silence(
     match state.alertmanager.shared().silences.expire(&id, Utc::now()) {
         Ok(()) => {
             if !replica {
-                replicate(
-                    &state,
-                    &headers,
-                    reqwest::Method::DELETE,
-                    format!("/api/v2/silence/{id}"),
-                    None,
-                );
+                silence_changed(&state, &headers, &id);
             }
             StatusCode::OK.into_response()
         }

@@ -11,7 +11,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
@@ -20,42 +19,26 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use crate::cluster::peers::PeerClient;
 use crate::model::Labels;
 use crate::rules::RuleManager;
 use crate::rules::alerting::{Alert, AlertState};
 use crate::rules::group::{Group, GroupRule, RuleKind};
 use crate::rules::template::go_float_e;
 
-/// The web addresses (`host:port`) of the cluster's other live members.
-pub type PeerAddresses = Arc<dyn Fn() -> Vec<String> + Send + Sync>;
-
-/// The other members to merge answers from, and how long to wait for each.
-#[derive(Clone)]
-pub struct ClusterPeers {
-    /// The current peers (this node excluded).
-    pub addresses: PeerAddresses,
-    /// How long one peer may take before the answer goes on without it.
-    pub timeout: Duration,
-}
-
 #[derive(Clone)]
 struct ApiState {
     manager: Arc<RuleManager>,
-    peers: Option<ClusterPeers>,
-    client: reqwest::Client,
+    peers: Option<PeerClient>,
 }
 
 /// The router serving both endpoints over `manager`'s groups, merged with
-/// `peers`' answers when given.
-pub fn router(manager: Arc<RuleManager>, peers: Option<ClusterPeers>) -> Router {
+/// the answers of `peers`' members when given.
+pub fn router(manager: Arc<RuleManager>, peers: Option<PeerClient>) -> Router {
     Router::new()
         .route("/api/v1/rules", get(rules).post(rules))
         .route("/api/v1/alerts", get(alerts).post(alerts))
-        .with_state(ApiState {
-            manager,
-            peers,
-            client: reqwest::Client::new(),
-        })
+        .with_state(ApiState { manager, peers })
 }
 
 fn success(data: Value) -> Response {
@@ -94,36 +77,12 @@ async fn ask_peers(
     let Some(peers) = state.peers.as_ref().filter(|_| !local) else {
         return (Vec::new(), Vec::new());
     };
-    let query = match query.filter(|q| !q.is_empty()) {
-        Some(query) => format!("{query}&local=true"),
-        None => "local=true".to_string(),
-    };
-    let requests = (peers.addresses)().into_iter().map(|address| {
-        let url = format!("http://{address}{path}?{query}");
-        let request = state.client.get(&url).timeout(peers.timeout).send();
-        async move {
-            let answer: Result<Value, String> = async {
-                let response = request.await.map_err(|e| e.to_string())?;
-                let status = response.status();
-                let body: Value = response.json().await.map_err(|e| e.to_string())?;
-                match body.get("data") {
-                    Some(data) if status.is_success() => Ok(data.clone()),
-                    _ => Err(format!("status {status}: {body}")),
-                }
-            }
-            .await;
-            answer.map_err(|error| format!("peer {address}: {error}"))
-        }
-    });
-    let mut data = Vec::new();
-    let mut warnings = Vec::new();
-    for answer in futures::future::join_all(requests).await {
-        match answer {
-            Ok(value) => data.push(value),
-            Err(warning) => warnings.push(warning),
-        }
-    }
-    (data, warnings)
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .filter(|(key, _)| key != "local")
+            .collect();
+    peers.ask_all(path, &params).await
 }
 
 /// The entries of `key` (an array) in each peer answer.

@@ -313,3 +313,117 @@ fn a_peer_that_left_the_view_is_still_asked_for_a_while_best_effort() {
     let (series, _) = select_all(&global, Matcher::equal("__name__", "history"));
     assert!(series.is_empty(), "{series:?}");
 }
+
+/// Serves remote read (counting reads) and the two label endpoints, which
+/// answer from `shard` only with `local=true` and record their queries.
+fn serve_peer_with_label_api(
+    runtime: &tokio::runtime::Runtime,
+    shard: MemStorage,
+) -> (
+    String,
+    Arc<parking_lot::Mutex<Vec<String>>>,
+    Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use axum::extract::{Path, RawQuery};
+    let queries = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let shard = Arc::new(shard);
+    let address = runtime.block_on({
+        let (queries, reads, shard) = (queries.clone(), reads.clone(), shard.clone());
+        async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let address = listener.local_addr().expect("address").to_string();
+            let answer = move |name: Option<String>, query: Option<String>| {
+                let query = query.unwrap_or_default();
+                queries.lock().push(query.clone());
+                if !query.contains("local=true") {
+                    return axum::Json(serde_json::json!({"status": "error"}));
+                }
+                let querier = shard.querier(i64::MIN, i64::MAX).expect("querier");
+                let data = match name {
+                    Some(name) => querier.label_values(&name, &[]).expect("values"),
+                    None => querier.label_names(&[]).expect("names"),
+                };
+                axum::Json(serde_json::json!({"status": "success", "data": data}))
+            };
+            let names = answer.clone();
+            let app = router(RemoteApiState {
+                receiver: None,
+                queryable: Arc::new(MemStorage::new()),
+                local_queryable: Some(Arc::new(MemStorage::new())),
+                read_sample_limit: 0,
+                read_concurrency: None,
+            })
+            .layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    let reads = reads.clone();
+                    async move {
+                        if request.uri().path() == "/api/v1/read" {
+                            reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        next.run(request).await
+                    }
+                },
+            ))
+            .route(
+                "/api/v1/labels",
+                axum::routing::get(move |RawQuery(query): RawQuery| {
+                    let names = names.clone();
+                    async move { names(None, query) }
+                }),
+            )
+            .route(
+                "/api/v1/label/{name}/values",
+                axum::routing::get(move |Path(name): Path<String>, RawQuery(query): RawQuery| {
+                    let answer = answer.clone();
+                    async move { answer(Some(name), query) }
+                }),
+            );
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            address
+        }
+    });
+    (address, queries, reads)
+}
+
+#[test]
+fn label_queries_ask_the_peers_label_endpoints_not_their_samples() {
+    let runtime = runtime();
+    let local = store(&[(&[("__name__", "m"), ("here", "1")], &[(2_000, 1.0)])]);
+    let shard = store(&[(&[("__name__", "peer_metric"), ("there", "2")], &[(10, 1.0)])]);
+    let (peer, queries, reads) = serve_peer_with_label_api(&runtime, shard);
+    let global = global_over(local, &runtime, Duration::from_secs(5));
+    global.apply_view(&view(&[("me", "127.0.0.1:1"), ("p", &peer)]));
+
+    let querier = global.querier(1_000, 5_500).expect("querier");
+    assert_eq!(
+        querier.label_names(&[]).expect("names"),
+        vec!["__name__", "here", "there"]
+    );
+    assert_eq!(
+        querier
+            .label_values("__name__", &[Matcher::equal("there", "2")])
+            .expect("values"),
+        vec!["peer_metric"],
+        "the local series lacks there=\"2\""
+    );
+    assert!(
+        querier.label_warnings().is_empty(),
+        "{:?}",
+        querier.label_warnings()
+    );
+    assert_eq!(
+        reads.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no remote read for labels"
+    );
+    let queries = queries.lock().clone();
+    assert_eq!(queries.len(), 2, "{queries:?}");
+    assert_eq!(queries[0], "start=1.000&end=5.500&local=true");
+    assert!(
+        queries[1].contains("match%5B%5D=%7Bthere%3D%222%22%7D"),
+        "the matchers go as match[]: {queries:?}"
+    );
+}
