@@ -141,6 +141,7 @@ impl PeerClient {
             headers: BTreeMap::new(),
             http_client: HttpClientConfig::default(),
             required_matchers: BTreeMap::new(),
+            external_labels: crate::model::Labels::empty(),
         })
     }
 

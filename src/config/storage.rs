@@ -13,8 +13,8 @@ pub struct StorageConfig {
     /// TSDB settings applied on start and on every reload.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tsdb: Option<TsdbConfig>,
-    /// Exemplar storage settings (accepted, not used: see
-    /// [`StorageConfig::exemplars_warning`]).
+    /// Exemplar storage settings (accepted, not used: a config warning
+    /// names them).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exemplars: Option<ExemplarsConfig>,
 }
@@ -45,17 +45,6 @@ impl StorageConfig {
             i64::try_from(tsdb.out_of_order_time_window.as_millis()).unwrap_or(i64::MAX)
         })
     }
-
-    /// What to log when the config asks for exemplar storage, which
-    /// promshard does not have; `None` when it does not ask.
-    pub fn exemplars_warning(&self) -> Option<String> {
-        self.exemplars.as_ref().map(|exemplars| {
-            format!(
-                "storage.exemplars.max_exemplars is {} but promshard does not store exemplars; they are dropped",
-                exemplars.max_exemplars
-            )
-        })
-    }
 }
 
 #[cfg(test)]
@@ -69,9 +58,9 @@ mod tests {
         assert_eq!(config.storage.out_of_order_time_window_ms(), 30 * 60 * 1000);
         assert!(
             config
-                .storage
-                .exemplars_warning()
-                .is_some_and(|warning| warning.contains("100000"))
+                .warnings()
+                .iter()
+                .any(|warning| warning.path == "storage.exemplars.max_exemplars")
         );
         let shown = config.to_redacted_yaml();
         assert!(
@@ -90,7 +79,7 @@ mod tests {
         ] {
             let config = load_str(yaml, "prometheus.yml").unwrap_or_else(|error| panic!("{error}"));
             assert_eq!(config.storage.out_of_order_time_window_ms(), 0, "{yaml}");
-            assert_eq!(config.storage.exemplars_warning(), None, "{yaml}");
+            assert!(config.warnings().is_empty(), "{yaml}");
         }
     }
 

@@ -45,6 +45,8 @@ impl fmt::Display for ConfigWarning {
 
 const NOT_BUILT_NATIVE: &str =
     "native histograms are not built yet: classic histograms are scraped and stored";
+const LEGACY_NAMES: &str =
+    "legacy names are enforced in relabel configs only; scraped series with UTF-8 names are kept";
 const NO_EXEMPLARS: &str = "exemplars are not stored, so none are sent";
 
 impl Config {
@@ -67,6 +69,11 @@ impl Config {
             }
         };
         let global = &self.global;
+        check(
+            "global.metric_name_validation_scheme".into(),
+            global.metric_name_validation_scheme == "legacy",
+            LEGACY_NAMES,
+        );
         check(
             "global.query_log_file".into(),
             !global.query_log_file.is_empty(),
@@ -106,6 +113,11 @@ impl Config {
         );
         for (position, job) in self.scrape_configs.iter().enumerate() {
             let at = |field: &str| format!("scrape_configs.{position}.{field}");
+            check(
+                at("metric_name_validation_scheme"),
+                job.metric_name_validation_scheme == "legacy",
+                LEGACY_NAMES,
+            );
             check(
                 at("scrape_failure_log_file"),
                 !job.scrape_failure_log_file.is_empty(),
@@ -148,8 +160,25 @@ impl Config {
                 "PrometheusProto is not offered to targets (no protobuf parser yet); the text formats are negotiated",
             );
         }
+        check(
+            "storage.exemplars.max_exemplars".into(),
+            self.storage.exemplars.is_some(),
+            "exemplars are not stored; scraped and received ones are dropped",
+        );
+        for position in 0..self.remote_read.len() {
+            check(
+                format!("remote_read.{position}.chunked_read_limit"),
+                true,
+                "remote read asks for samples, not streamed chunks, so this frame limit does not apply",
+            );
+        }
         for (position, remote) in self.remote_write.iter().enumerate() {
             let at = |field: &str| format!("remote_write.{position}.{field}");
+            check(
+                at("queue_config.sample_age_limit"),
+                !remote.queue_config.sample_age_limit.is_zero(),
+                "old samples are not dropped on retry yet: every sample is retried until sent",
+            );
             check(at("send_exemplars"), remote.send_exemplars, NO_EXEMPLARS);
             check(
                 at("send_native_histograms"),

@@ -36,6 +36,9 @@ pub struct ReadClientSettings {
     /// Matchers every query must carry for this endpoint to be asked
     /// (`required_matchers`); empty = always asked.
     pub required_matchers: BTreeMap<String, String>,
+    /// The external labels to filter by (`filter_external_labels`, with
+    /// `global.external_labels`); empty = none.
+    pub external_labels: Labels,
 }
 
 /// Reads from one remote-read endpoint.
@@ -100,6 +103,22 @@ impl RemoteReadClient {
         }
         codec::decode(&body)
             .map_err(|e| StorageError::Remote(format!("{}: {e}", self.settings.name)))
+    }
+
+    /// `matchers` plus an equality matcher for each external label they
+    /// do not name, and the names added (removed again from the answer),
+    /// as Prometheus's remote read does with `filter_external_labels`.
+    fn with_external_labels(&self, matchers: &[Matcher]) -> (Vec<Matcher>, Vec<String>) {
+        let mut all = matchers.to_vec();
+        let mut added = Vec::new();
+        for label in self.settings.external_labels.iter() {
+            if matchers.iter().any(|m| m.name == label.name) {
+                continue;
+            }
+            all.push(Matcher::equal(label.name, label.value));
+            added.push(label.name.to_string());
+        }
+        (all, added)
     }
 
     fn asked_for(&self, matchers: &[Matcher]) -> bool {
@@ -168,11 +187,12 @@ impl Querier for RemoteReadQuerier {
         if !client.asked_for(matchers) {
             return Box::new(VecSeriesSet::new(Vec::new()));
         }
+        let (matchers, added) = client.with_external_labels(matchers);
         let request = ReadRequest {
             queries: vec![Query {
                 start_timestamp_ms: self.mint,
                 end_timestamp_ms: self.maxt,
-                matchers: matchers_to_proto(matchers),
+                matchers: matchers_to_proto(&matchers),
                 hints: hints.map(|h| ReadHints {
                     step_ms: h.step,
                     func: h.func.clone().unwrap_or_default(),
@@ -199,7 +219,13 @@ impl Querier for RemoteReadQuerier {
             .flat_map(|r| r.timeseries)
             .map(|ts| {
                 let samples = ts.samples.iter().map(|s| (s.timestamp, s.value)).collect();
-                (labels_from_proto(&ts.labels), samples)
+                let labels = labels_from_proto(&ts.labels);
+                let labels = if added.is_empty() {
+                    labels
+                } else {
+                    labels.without(&added)
+                };
+                (labels, samples)
             })
             .collect();
         series.sort_by(|a, b| a.0.cmp(&b.0));
@@ -247,6 +273,68 @@ mod tests {
     use crate::web::remote_api::{RemoteApiState, router};
 
     #[test]
+    fn external_labels_filter_the_read_and_leave_the_answer() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let store = MemStorage::new();
+        let mut app = store.appender();
+        for region in ["eu", "us"] {
+            let labels = Labels::from_pairs(&[("__name__", "m"), ("region", region)]);
+            app.append(&labels, 1000, 1.0).unwrap();
+        }
+        app.commit().unwrap();
+        let address = runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let app = router(RemoteApiState {
+                receiver: None,
+                queryable: Arc::new(store),
+                local_queryable: None,
+                read_sample_limit: 0,
+                read_concurrency: None,
+            });
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            address
+        });
+        let client = RemoteReadClient::new(ReadClientSettings {
+            name: "filtered".into(),
+            url: format!("http://{address}/api/v1/read"),
+            timeout: Duration::from_secs(5),
+            headers: BTreeMap::new(),
+            http_client: HttpClientConfig::default(),
+            required_matchers: BTreeMap::new(),
+            external_labels: Labels::from_pairs(&[("region", "eu")]),
+        })
+        .unwrap();
+        let queryable = RemoteReadQueryable::new(Arc::new(client), runtime.handle().clone());
+        let querier = queryable.querier(0, 2000).unwrap();
+        let names = |matchers: &[Matcher]| {
+            let mut set = querier.select(true, None, matchers);
+            let mut out = Vec::new();
+            while let Some(series) = set.next() {
+                out.push(series.labels().clone());
+            }
+            out
+        };
+        assert_eq!(
+            names(&[Matcher::equal("__name__", "m")]),
+            vec![Labels::from_pairs(&[("__name__", "m")])],
+            "only this node's region is read, and its label is taken off"
+        );
+        assert_eq!(
+            names(&[
+                Matcher::equal("__name__", "m"),
+                Matcher::equal("region", "us")
+            ]),
+            vec![Labels::from_pairs(&[("__name__", "m"), ("region", "us")])],
+            "a query naming the label is sent as written"
+        );
+    }
+
+    #[test]
     fn reads_back_over_real_http() {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -281,6 +369,7 @@ mod tests {
             headers: BTreeMap::new(),
             http_client: HttpClientConfig::default(),
             required_matchers: BTreeMap::new(),
+            external_labels: Labels::empty(),
         })
         .unwrap();
         let queryable = RemoteReadQueryable::new(Arc::new(client), runtime.handle().clone());
@@ -309,6 +398,7 @@ mod tests {
             headers: BTreeMap::new(),
             http_client: HttpClientConfig::default(),
             required_matchers: BTreeMap::new(),
+            external_labels: Labels::empty(),
         })
         .unwrap();
         let dead = RemoteReadQueryable::new(Arc::new(dead), runtime.handle().clone());

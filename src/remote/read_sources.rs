@@ -37,6 +37,11 @@ pub fn sources_from_config(
                 headers: entry.headers.clone(),
                 http_client: entry.http_client.clone(),
                 required_matchers: entry.required_matchers.clone(),
+                external_labels: if entry.filter_external_labels {
+                    config.global.external_labels.clone()
+                } else {
+                    crate::model::Labels::empty()
+                },
             })
             .map_err(|e| format!("{name}: {e}"))?;
             let complete_from = (!entry.read_recent).then(|| local_min_time.clone());

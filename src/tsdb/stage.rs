@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, warn};
+use tracing::error;
 
 use super::Db;
 use crate::config::Config;
@@ -74,9 +74,6 @@ impl Reloader for TsdbStage {
     fn apply(&self, config: &Config) -> Result<(), String> {
         self.db
             .set_out_of_order_time_window(config.storage.out_of_order_time_window_ms());
-        if let Some(warning) = config.storage.exemplars_warning() {
-            warn!(field = "storage.exemplars", "{warning}");
-        }
         Ok(())
     }
 }
