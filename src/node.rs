@@ -662,6 +662,9 @@ pub fn print_cluster_ring(path: &Path, flags: &ClusterFlags) -> u8 {
                 config::SdConfig::Http(_) => eprintln!(
                     "promshard cluster ring: job {job}: http_sd_configs targets are not listed"
                 ),
+                config::SdConfig::Dns(_) => eprintln!(
+                    "promshard cluster ring: job {job}: dns_sd_configs targets are not listed"
+                ),
             }
         }
     }

@@ -94,6 +94,7 @@ fn delivers_to_real_prometheus_and_survives_outage_and_restart() {
             "--web.enable-lifecycle".into(),
             "--storage.remote.flush-deadline=5s".into(),
         ],
+        resolv_conf: None,
     };
     let mut node = Node::start(&config(&target, prometheus_port), options());
 

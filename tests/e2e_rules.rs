@@ -47,6 +47,7 @@ fn options(dir: &std::path::Path, port: u16) -> NodeOptions {
         ],
         dir: Some(dir.to_path_buf()),
         port: Some(port),
+        resolv_conf: None,
     }
 }
 

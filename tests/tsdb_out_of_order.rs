@@ -101,7 +101,7 @@ fn late_samples_are_stored_queried_and_survive_kill_9() {
     );
     assert!(common::self_metric(&node.url, "prometheus_tsdb_too_old_samples_total") >= 1.0);
     assert!(
-        node.process.log_text().contains("does not store exemplars"),
+        node.process.log_text().contains("exemplars are not stored"),
         "the exemplars setting is warned about"
     );
 
@@ -116,6 +116,7 @@ fn late_samples_are_stored_queried_and_survive_kill_9() {
             flags: flags(),
             dir: Some(dir),
             port: Some(port),
+            resolv_conf: None,
         },
     );
     assert_eq!(

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::duration::PromDuration;
 use super::http_client::{HttpClientConfig, config_struct_with_http_client};
-use super::scrape::{FileSdConfig, HttpSdConfig, StaticConfig};
+use super::scrape::{DnsSdConfig, FileSdConfig, HttpSdConfig, StaticConfig};
 use super::serde_helpers::null_as_default;
 use crate::model::relabel::RelabelConfig;
 
@@ -33,6 +33,9 @@ config_struct_with_http_client! {
         /// Alertmanager addresses from an HTTP endpoint.
         #[serde(deserialize_with = "null_as_default")]
         pub http_sd_configs: Vec<HttpSdConfig>,
+        /// Alertmanager addresses from DNS (SRV records, typically).
+        #[serde(deserialize_with = "null_as_default")]
+        pub dns_sd_configs: Vec<DnsSdConfig>,
         /// `http` (default) or `https`.
         pub scheme: String,
         /// Prefix of the API path.
@@ -56,6 +59,7 @@ impl Default for AlertmanagerConfig {
             static_configs: Vec::new(),
             file_sd_configs: Vec::new(),
             http_sd_configs: Vec::new(),
+            dns_sd_configs: Vec::new(),
             scheme: "http".to_string(),
             path_prefix: String::new(),
             timeout: PromDuration::from_secs(10),

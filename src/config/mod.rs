@@ -40,7 +40,7 @@ pub use http_client::{
 };
 pub use notify::NotifyConfig;
 pub use remote::{MetadataConfig, QueueConfig, RemoteReadConfig, RemoteWriteConfig};
-pub use scrape::{FileSdConfig, HttpSdConfig, ScrapeConfig, SdConfig, StaticConfig};
+pub use scrape::{DnsSdConfig, FileSdConfig, HttpSdConfig, ScrapeConfig, SdConfig, StaticConfig};
 pub use storage::{ExemplarsConfig, StorageConfig, TsdbConfig};
 pub use units::ByteSize;
 
@@ -356,7 +356,7 @@ fn parse_error(text: &str, file_name: &str, error: &serde_saphyr::Error) -> Conf
         field = unknown.to_string();
         if unknown.ends_with("_sd_configs") {
             message = format!(
-                "unsupported service discovery mechanism {unknown}: promshard supports static_configs, file_sd_configs and http_sd_configs"
+                "unsupported service discovery mechanism {unknown}: promshard supports static_configs, file_sd_configs, http_sd_configs and dns_sd_configs"
             );
         } else if let Some((_, reason)) =
             UNSUPPORTED_FIELDS.iter().find(|(name, _)| *name == unknown)

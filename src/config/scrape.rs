@@ -64,6 +64,33 @@ impl Default for HttpSdConfig {
     }
 }
 
+/// One `dns_sd_configs` entry: names looked up every `refresh_interval`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsSdConfig {
+    /// The names to look up (search-path permutations are tried).
+    #[serde(deserialize_with = "null_as_default")]
+    pub names: Vec<String>,
+    /// How often; default 30s.
+    pub refresh_interval: PromDuration,
+    /// `SRV` (default), `A`, `AAAA`, `MX` or `NS`, in any case.
+    #[serde(rename = "type")]
+    pub record_type: String,
+    /// The port of every target, for every type but SRV (required there).
+    pub port: u16,
+}
+
+impl Default for DnsSdConfig {
+    fn default() -> Self {
+        DnsSdConfig {
+            names: Vec::new(),
+            refresh_interval: PromDuration::from_secs(30),
+            record_type: "SRV".to_string(),
+            port: 0,
+        }
+    }
+}
+
 /// One discovery mechanism of a job, as the discovery manager runs it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SdConfig {
@@ -73,6 +100,8 @@ pub enum SdConfig {
     File(FileSdConfig),
     /// An `http_sd_configs` entry.
     Http(Box<HttpSdConfig>),
+    /// A `dns_sd_configs` entry.
+    Dns(DnsSdConfig),
 }
 
 config_struct_with_http_client! {
@@ -156,6 +185,9 @@ config_struct_with_http_client! {
         /// Targets from an HTTP endpoint.
         #[serde(deserialize_with = "null_as_default")]
         pub http_sd_configs: Vec<HttpSdConfig>,
+        /// DNS service discovery.
+        #[serde(deserialize_with = "null_as_default")]
+        pub dns_sd_configs: Vec<DnsSdConfig>,
     }
 }
 
@@ -195,6 +227,7 @@ impl Default for ScrapeConfig {
             static_configs: Vec::new(),
             file_sd_configs: Vec::new(),
             http_sd_configs: Vec::new(),
+            dns_sd_configs: Vec::new(),
             http_client: Default::default(),
         }
     }
@@ -210,6 +243,7 @@ impl ScrapeConfig {
             .iter()
             .cloned()
             .map(|http_sd_config| SdConfig::Http(Box::new(http_sd_config)));
-        statics.chain(files).chain(https).collect()
+        let dns = self.dns_sd_configs.iter().cloned().map(SdConfig::Dns);
+        statics.chain(files).chain(https).chain(dns).collect()
     }
 }

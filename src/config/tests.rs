@@ -402,6 +402,27 @@ fn bad_configs_name_file_line_and_field() {
             "unsupported service discovery",
         ),
         (
+            "dns sd type",
+            "scrape_configs:\n  - job_name: d\n    dns_sd_configs:\n      - names: [x]\n        type: TXT\n",
+            5,
+            "type",
+            "invalid DNS-SD records type TXT",
+        ),
+        (
+            "dns sd without names",
+            "scrape_configs:\n  - job_name: d\n    dns_sd_configs:\n      - type: SRV\n",
+            4,
+            "names",
+            "at least one SRV record name",
+        ),
+        (
+            "dns sd A without port",
+            "scrape_configs:\n  - job_name: d\n    dns_sd_configs:\n      - names: [x]\n        type: A\n",
+            4,
+            "port",
+            "a port is required",
+        ),
+        (
             "sigv4",
             "remote_write:\n  - url: http://x/\n    sigv4:\n      region: x\n",
             3,

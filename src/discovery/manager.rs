@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::DiscoveryError;
+use super::dns::{DnsDiscovery, DnsMetrics};
 use super::file::{DEFAULT_POLL_INTERVAL, FileDiscovery};
 use super::http::HttpDiscovery;
 use super::metrics::{DiscoveryMetrics, MANAGER_NAME};
@@ -77,6 +78,7 @@ const STATIC_PROVIDER_ID: u64 = u64::MAX;
 enum Runner {
     File(Box<FileDiscovery>),
     Http(Box<HttpDiscovery>),
+    Dns(Box<DnsDiscovery>),
 }
 
 struct ProviderUpdate {
@@ -176,6 +178,16 @@ impl DiscoveryManager {
                                 .set(1)
                         })?;
                         Plan::Start(Runner::Http(Box::new(discovery)))
+                    }
+                    SdConfig::Dns(dns_config) => {
+                        let discovery = DnsDiscovery::new(
+                            dns_config.clone(),
+                            Some(DnsMetrics {
+                                lookups: self.inner.metrics.dns_lookups.clone(),
+                                failures: self.inner.metrics.dns_lookup_failures.clone(),
+                            }),
+                        )?;
+                        Plan::Start(Runner::Dns(Box::new(discovery)))
                     }
                 };
                 job_plans.push((sd_config.clone(), plan));
@@ -321,6 +333,13 @@ impl DiscoveryManager {
                         }
                     }
                     Runner::Http(discovery) => {
+                        tokio::select! {
+                            _ = stop.cancelled() => {}
+                            _ = manager_stop.cancelled() => {}
+                            _ = discovery.run(publish, cancel) => {}
+                        }
+                    }
+                    Runner::Dns(discovery) => {
                         tokio::select! {
                             _ = stop.cancelled() => {}
                             _ = manager_stop.cancelled() => {}

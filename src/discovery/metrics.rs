@@ -19,6 +19,10 @@ pub(crate) struct DiscoveryMetrics {
     pub http_failures: IntCounter,
     /// `prometheus_sd_refresh_failures_total{mechanism, config}`.
     pub refresh_failures: IntCounterVec,
+    /// `prometheus_sd_dns_lookups_total`.
+    pub dns_lookups: IntCounter,
+    /// `prometheus_sd_dns_lookup_failures_total`.
+    pub dns_lookup_failures: IntCounter,
 }
 
 /// The `name` label: which manager (Prometheus has `scrape` and `notify`).
@@ -55,13 +59,21 @@ impl DiscoveryMetrics {
                 "prometheus_sd_http_failures_total",
                 "Number of HTTP service discovery refresh failures.",
             ),
+            dns_lookups: counter(
+                "prometheus_sd_dns_lookups_total",
+                "The number of DNS-SD lookups.",
+            ),
+            dns_lookup_failures: counter(
+                "prometheus_sd_dns_lookup_failures_total",
+                "The number of DNS-SD lookup failures.",
+            ),
             refresh_failures: counter_vec(
                 "prometheus_sd_refresh_failures_total",
                 "Number of refresh failures for the given SD mechanism.",
                 &["mechanism", "config"],
             ),
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 7] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 9] = [
             Box::new(metrics.discovered_targets.clone()),
             Box::new(metrics.received_updates.clone()),
             Box::new(metrics.updates_sent.clone()),
@@ -69,6 +81,8 @@ impl DiscoveryMetrics {
             Box::new(metrics.file_read_errors.clone()),
             Box::new(metrics.http_failures.clone()),
             Box::new(metrics.refresh_failures.clone()),
+            Box::new(metrics.dns_lookups.clone()),
+            Box::new(metrics.dns_lookup_failures.clone()),
         ];
         for collector in collectors {
             if let Err(error) = registry.register(collector) {

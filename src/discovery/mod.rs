@@ -15,6 +15,7 @@
 //! while targets.changed().await.is_ok() { scrape_manager.sync(targets.borrow().clone()) }
 //! ```
 
+pub mod dns;
 pub mod file;
 pub mod http;
 mod manager;
@@ -59,6 +60,9 @@ pub enum DiscoveryError {
         /// What is wrong.
         message: String,
     },
+    /// A discovery config that cannot be run.
+    #[error("invalid discovery config: {0}")]
+    Config(String),
     /// The HTTP client could not be built, or a credential not read.
     #[error("http client: {0}")]
     HttpClient(String),

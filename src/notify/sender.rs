@@ -160,6 +160,7 @@ impl AlertmanagerSender {
                     .cloned()
                     .map(|c| SdConfig::Http(Box::new(c))),
             );
+            mechanisms.extend(config.dns_sd_configs.iter().cloned().map(SdConfig::Dns));
             sd.insert(format!("config-{position}"), mechanisms);
             sets.push(Arc::new(AlertmanagerSet {
                 config: config.clone(),

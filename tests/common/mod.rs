@@ -103,6 +103,24 @@ impl Drop for ChildGuard {
     }
 }
 
+/// `program`, or, with `resolv_conf`, `program` in a private mount
+/// namespace where that file is bind-mounted on `/etc/resolv.conf`
+/// (`unshare` execs, so the child's PID is the program's).
+pub fn private_resolv_conf(program: &Path, resolv_conf: Option<&Path>) -> Command {
+    match resolv_conf {
+        None => Command::new(program),
+        Some(resolv_conf) => {
+            let mut command = Command::new("unshare");
+            command
+                .args(["--mount", "--propagation", "private", "sh", "-c"])
+                .arg("mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"")
+                .arg(resolv_conf)
+                .arg(program);
+            command
+        }
+    }
+}
+
 /// A promshard node started for a test.
 pub struct Node {
     /// The process.
@@ -126,6 +144,10 @@ pub struct NodeOptions {
     pub dir: Option<PathBuf>,
     /// The port; a free one when `None`.
     pub port: Option<u16>,
+    /// Run in a private mount namespace (`unshare -m`, as root) where this
+    /// file is `/etc/resolv.conf`: the node's resolvers (DNS discovery and
+    /// the system's) ask the servers it names.
+    pub resolv_conf: Option<PathBuf>,
 }
 
 impl Default for NodeOptions {
@@ -134,6 +156,7 @@ impl Default for NodeOptions {
             flags: vec!["--web.enable-lifecycle".into()],
             dir: None,
             port: None,
+            resolv_conf: None,
         }
     }
 }
@@ -159,7 +182,10 @@ impl Node {
             Instant::now().elapsed().as_nanos()
         ));
         let log_file = std::fs::File::create(&log).expect("create log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_promshard"));
+        let mut command = private_resolv_conf(
+            env!("CARGO_BIN_EXE_promshard").as_ref(),
+            options.resolv_conf.as_deref(),
+        );
         command
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!(

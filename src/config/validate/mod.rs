@@ -13,7 +13,7 @@ use super::global::{GlobalConfig, ScrapeProtocol, expand_environment};
 use super::http_client::{HttpClientConfig, join_directory};
 use super::locate::join_path;
 use super::remote::RESERVED_REMOTE_HEADERS;
-use super::scrape::{FileSdConfig, HttpSdConfig, ScrapeConfig, StaticConfig};
+use super::scrape::{DnsSdConfig, FileSdConfig, HttpSdConfig, ScrapeConfig, StaticConfig};
 use crate::model::labels::Labels;
 use crate::model::relabel::{Action, RelabelConfig, RelabelError};
 

@@ -56,6 +56,10 @@ pub(super) fn validate_alertmanager(
         &alertmanager.file_sd_configs,
         &join_path(path, "file_sd_configs"),
     )?;
+    super::scrape::validate_dns_sd_configs(
+        &alertmanager.dns_sd_configs,
+        &join_path(path, "dns_sd_configs"),
+    )?;
     validate_http_sd_configs(
         &mut alertmanager.http_sd_configs,
         &join_path(path, "http_sd_configs"),

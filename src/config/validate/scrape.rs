@@ -93,6 +93,10 @@ pub(crate) fn validate_scrape_config(
         &scrape_config.file_sd_configs,
         &join_path(path, "file_sd_configs"),
     )?;
+    validate_dns_sd_configs(
+        &scrape_config.dns_sd_configs,
+        &join_path(path, "dns_sd_configs"),
+    )?;
     validate_http_sd_configs(
         &mut scrape_config.http_sd_configs,
         &join_path(path, "http_sd_configs"),
@@ -278,6 +282,43 @@ pub(super) fn validate_http_sd_configs(
             ));
         }
         validate_http_client(&mut http_sd_config.http_client, &entry_path)?;
+    }
+    Ok(())
+}
+
+/// The rules of Prometheus's DNS `SDConfig.UnmarshalYAML`.
+pub(super) fn validate_dns_sd_configs(dns_sd_configs: &[DnsSdConfig], path: &str) -> Checked {
+    for (position, dns_sd_config) in dns_sd_configs.iter().enumerate() {
+        let entry_path = join_path(path, &position.to_string());
+        if dns_sd_config.names.is_empty() {
+            return Err(problem(
+                join_path(&entry_path, "names"),
+                "DNS-SD config must contain at least one SRV record name",
+            ));
+        }
+        match dns_sd_config.record_type.to_ascii_uppercase().as_str() {
+            "SRV" => {}
+            "A" | "AAAA" | "MX" | "NS" => {
+                if dns_sd_config.port == 0 {
+                    return Err(problem(
+                        join_path(&entry_path, "port"),
+                        "a port is required in DNS-SD configs for all record types except SRV",
+                    ));
+                }
+            }
+            other => {
+                return Err(problem(
+                    join_path(&entry_path, "type"),
+                    format!("invalid DNS-SD records type {other}"),
+                ));
+            }
+        }
+        if dns_sd_config.refresh_interval.is_zero() {
+            return Err(problem(
+                join_path(&entry_path, "refresh_interval"),
+                "refresh_interval must be greater than 0",
+            ));
+        }
     }
     Ok(())
 }
