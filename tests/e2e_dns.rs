@@ -25,7 +25,7 @@ fn start_named(dir: &Path, address: &str, zone: &str) -> ChildGuard {
     std::fs::write(
         &conf,
         format!(
-            "options {{\n  directory \"{dir}\";\n  pid-file \"{dir}/named.pid\";\n  listen-on port 53 {{ {address}; }};\n  listen-on-v6 {{ none; }};\n  recursion no;\n  dnssec-validation no;\n  allow-query {{ any; }};\n}};\ncontrols {{ }};\nzone \"sd.test\" {{\n  type primary;\n  file \"{zone}\";\n  allow-update {{ any; }};\n}};\n",
+            "options {{\n  directory \"{dir}\";\n  pid-file \"{dir}/named.pid\";\n  listen-on port 53 {{ {address}; }};\n  listen-on-v6 {{ none; }};\n  recursion no;\n  max-records-per-type 0;\n  dnssec-validation no;\n  allow-query {{ any; }};\n}};\ncontrols {{ }};\nzone \"sd.test\" {{\n  type primary;\n  file \"{zone}\";\n  allow-update {{ any; }};\n}};\n",
             dir = dir.display(),
             zone = zone_file.display(),
         ),
@@ -40,9 +40,15 @@ fn start_named(dir: &Path, address: &str, zone: &str) -> ChildGuard {
         .spawn()
         .expect("spawn named (scripts/setup-system --test installs bind9)");
     let guard = ChildGuard { child, log };
-    eventually(Duration::from_secs(20), "named to answer", || {
-        dig(address, "ns.sd.test", "A").filter(|answer| !answer.is_empty())
-    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while dig(address, "ns.sd.test", "A").is_none_or(|answer| answer.is_empty()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "named did not answer; its log:\n{}",
+            guard.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     guard
 }
 
@@ -144,9 +150,12 @@ fn discovered(base_url: &str) -> BTreeMap<String, BTreeMap<String, Value>> {
     out
 }
 
+/// A records of `many.sd.test`.
+const MANY: usize = 400;
+
 fn config(port_b: u16) -> String {
     format!(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\nscrape_configs:\n  - job_name: srv\n    metrics_path: /ok\n    dns_sd_configs:\n      - names: [_node._tcp]\n        refresh_interval: 1s\n  - job_name: a\n    metrics_path: /ok\n    dns_sd_configs:\n      - names: [web1.sd.test]\n        type: A\n        port: {port_b}\n        refresh_interval: 1s\n  - job_name: mx\n    dns_sd_configs:\n      - names: [sd.test]\n        type: mx\n        port: 25\n        refresh_interval: 1s\n"
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\nscrape_configs:\n  - job_name: srv\n    metrics_path: /ok\n    dns_sd_configs:\n      - names: [_node._tcp]\n        refresh_interval: 1s\n  - job_name: a\n    metrics_path: /ok\n    dns_sd_configs:\n      - names: [web1.sd.test]\n        type: A\n        port: {port_b}\n        refresh_interval: 1s\n  - job_name: mx\n    dns_sd_configs:\n      - names: [sd.test]\n        type: mx\n        port: 25\n        refresh_interval: 1s\n  - job_name: many\n    scrape_interval: 1h\n    dns_sd_configs:\n      - names: [many.sd.test]\n        type: A\n        port: 9\n        refresh_interval: 1s\n"
     )
 }
 
@@ -157,8 +166,13 @@ fn dns_records_are_followed_and_match_prometheus() {
     let server = loopback.0.clone();
     let (target_a, target_b) = (TestTarget::start(), TestTarget::start());
     let zone = format!(
-        "$TTL 1\n@ IN SOA ns.sd.test. admin.sd.test. 1 60 60 60 1\n@ IN NS ns.sd.test.\n@ IN MX 10 mail.sd.test.\nns IN A 127.0.0.1\nweb1 IN A 127.0.0.1\nweb2 IN A 127.0.0.1\n_node._tcp IN SRV 0 0 {} web1.sd.test.\n",
-        target_a.port
+        "$TTL 1\n@ IN SOA ns.sd.test. admin.sd.test. 1 60 60 60 1\n@ IN NS ns.sd.test.\n@ IN MX 10 mail.sd.test.\nns IN A 127.0.0.1\nweb1 IN A 127.0.0.1\nweb2 IN A 127.0.0.1\n_node._tcp IN SRV 0 0 {} web1.sd.test.\n{}",
+        target_a.port,
+        // More than fits in 4,096 bytes of UDP: the answer is truncated
+        // and asked again over TCP.
+        (0..MANY)
+            .map(|i| format!("many IN A 10.77.{}.{}\n", i / 200, i % 200 + 1))
+            .collect::<String>()
     );
     let mut named = start_named(dir.path(), &server, &zone);
     let resolv_conf = dir.path().join("resolv.conf");
@@ -217,7 +231,7 @@ fn dns_records_are_followed_and_match_prometheus() {
         || {
             let ours = discovered(&node.url);
             let theirs = discovered(&prometheus_url);
-            (ours.len() == 3 && theirs.len() == 3).then_some(ours)
+            (ours.len() == 4 && theirs.len() == 4).then_some(ours)
         },
     );
     assert_eq!(
@@ -234,6 +248,11 @@ fn dns_records_are_followed_and_match_prometheus() {
         "{ours:#?}"
     );
     assert!(ours["mx"].contains_key("mail.sd.test:25"), "{ours:#?}");
+    assert_eq!(
+        ours["many"].len(),
+        MANY,
+        "the truncated answer is read over TCP"
+    );
 
     // Changed records are followed within the refresh interval.
     nsupdate(
