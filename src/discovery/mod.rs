@@ -18,6 +18,7 @@
 pub mod dns;
 pub mod file;
 pub mod http;
+pub mod kubernetes;
 mod manager;
 mod metrics;
 pub mod target_group;
