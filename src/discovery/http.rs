@@ -105,31 +105,16 @@ impl HttpDiscovery {
 
     /// Refreshes now and every `refresh_interval`, calling `publish` when
     /// the groups differ from the last published.
-    pub async fn run(
-        mut self,
-        publish: impl Fn(Vec<TargetGroup>) + Send,
-        cancel: CancellationToken,
-    ) {
-        let refresh_interval = self
-            .config
-            .refresh_interval
-            .as_duration()
-            .max(Duration::from_millis(10));
-        let mut published: Option<Vec<TargetGroup>> = None;
-        loop {
-            let groups = tokio::select! {
-                _ = cancel.cancelled() => return,
-                groups = self.refresh() => groups,
-            };
-            if published.as_ref() != Some(&groups) {
-                publish(groups.clone());
-                published = Some(groups);
-            }
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep(refresh_interval) => {}
-            }
-        }
+    pub async fn run(self, publish: impl Fn(Vec<TargetGroup>) + Send, cancel: CancellationToken) {
+        let interval = self.config.refresh_interval.as_duration();
+        crate::discovery::refresh::run(self, interval, publish, cancel).await;
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::discovery::refresh::Refresh for HttpDiscovery {
+    async fn refresh(&mut self) -> Vec<TargetGroup> {
+        HttpDiscovery::refresh(self).await
     }
 }
 

@@ -21,6 +21,7 @@ pub mod http;
 pub mod kubernetes;
 mod manager;
 mod metrics;
+pub mod refresh;
 pub mod target_group;
 
 pub use manager::{DEFAULT_UPDATE_INTERVAL, DiscoveryManager, DiscoveryState};
