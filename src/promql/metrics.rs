@@ -12,7 +12,7 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::{LabelPair, Metric, MetricFamily, MetricType, Quantile, Summary};
 
 /// The phases of a query that are timed, as Prometheus's `slice` label;
-/// the discriminant is the phase's index in [`Slice::ALL`].
+/// the discriminant is the phase's index in `Slice::ALL`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slice {
     /// Evaluating it.

@@ -1,4 +1,4 @@
-//! Recording and alerting rules: rule files ([`file`]), groups evaluated
+//! Recording and alerting rules: rule files ([`file`](mod@file)), groups evaluated
 //! on their interval ([`group`], [`manager`]), the alert state machine
 //! ([`alerting`]), restore after restart ([`restore`]), alert templates
 //! ([`template`]) and `promshard test rules` ([`unittest`]).

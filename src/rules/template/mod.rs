@@ -2,7 +2,7 @@
 //! alert labels and annotations, with `$labels`, `$value`,
 //! `$externalLabels` and `$externalURL` and Prometheus's functions
 //! (`humanize`, `query`, `reReplaceAll`, ...). A hand-written engine: the
-//! parser in [`parse`], execution in [`exec`], functions in [`functions`].
+//! parser in `parse`, execution in `exec`, functions in `functions`.
 
 mod exec;
 mod format;
