@@ -98,12 +98,15 @@ pub async fn run(flags: ServerFlags) -> Result<()> {
 
     // Queries read the local TSDB merged with any `remote_read` endpoints
     // and, in a cluster, every live peer's shard (the global view).
-    let global = Arc::new(GlobalQueryView::new(
-        Arc::new(FanoutQueryable::new(db.clone(), Vec::new())),
-        cluster_settings.node_id.clone(),
-        cluster_settings.peer_timeout,
-        runtime.clone(),
-    ));
+    let global = Arc::new(
+        GlobalQueryView::new(
+            Arc::new(FanoutQueryable::new(db.clone(), Vec::new())),
+            cluster_settings.node_id.clone(),
+            cluster_settings.peer_timeout,
+            runtime.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("building the peer client: {e}"))?,
+    );
     let queryable: Arc<dyn Queryable> = global.clone();
     let remote_read = {
         let min_time_db = db.clone();

@@ -40,15 +40,12 @@ fn start_named(dir: &Path, address: &str, zone: &str) -> ChildGuard {
         .spawn()
         .expect("spawn named (scripts/setup-system --test installs bind9)");
     let guard = ChildGuard { child, log };
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while dig(address, "ns.sd.test", "A").is_none_or(|answer| answer.is_empty()) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "named did not answer; its log:\n{}",
-            guard.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::eventually_or(
+        Duration::from_secs(20),
+        "named to answer",
+        || dig(address, "ns.sd.test", "A").filter(|answer| !answer.is_empty()),
+        || format!("named's log:\n{}", guard.log_text()),
+    );
     guard
 }
 

@@ -218,25 +218,20 @@ fn pod_targets_match_prometheus_against_a_real_api_server() {
         log,
     };
     let prometheus_url = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let theirs = loop {
-        let ready = common::blocking_get(&format!("{prometheus_url}/-/ready"))
-            .is_ok_and(|(status, _)| status == 200);
-        let targets = if ready {
-            prometheus_targets(&prometheus_url)
-        } else {
-            Targets::new()
-        };
-        if targets.len() == ours.len() {
-            break targets;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "Prometheus did not discover the pod: {targets:#?}\n{}",
-            prometheus.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let last = std::cell::RefCell::new(Targets::new());
+    let theirs = common::eventually_or(
+        Duration::from_secs(60),
+        "Prometheus to discover the pod",
+        || {
+            common::blocking_get(&format!("{prometheus_url}/-/ready"))
+                .ok()
+                .filter(|(status, _)| *status == 200)?;
+            let targets = prometheus_targets(&prometheus_url);
+            *last.borrow_mut() = targets.clone();
+            (targets.len() == ours.len()).then_some(targets)
+        },
+        || format!("last seen: {:#?}\n{}", last.borrow(), prometheus.log_text()),
+    );
     let names = |targets: &Targets| -> BTreeSet<String> {
         targets
             .values()

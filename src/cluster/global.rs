@@ -95,16 +95,16 @@ pub struct GlobalQueryView {
 
 impl GlobalQueryView {
     /// A view that feeds `fanout`; peer reads run on `runtime` and give up
-    /// after `peer_timeout`.
+    /// after `peer_timeout`. Fails when the peer client cannot be built
+    /// (the system's trust store cannot be loaded).
     pub fn new(
         fanout: Arc<FanoutQueryable>,
         local_node_id: impl Into<String>,
         peer_timeout: Duration,
         runtime: tokio::runtime::Handle,
-    ) -> Self {
-        let client = PeerClient::new(Arc::new(Vec::new), peer_timeout)
-            .expect("a client with default settings builds");
-        Self {
+    ) -> Result<Self, String> {
+        let client = PeerClient::new(Arc::new(Vec::new), peer_timeout)?;
+        Ok(Self {
             fanout,
             local_node_id: local_node_id.into(),
             peer_timeout,
@@ -112,7 +112,7 @@ impl GlobalQueryView {
             runtime,
             sources: Mutex::new(Sources::default()),
             client,
-        }
+        })
     }
 
     /// The client for node-to-node calls, its peers this view's live
@@ -340,11 +340,21 @@ struct PeerQuerier {
 }
 
 impl PeerQuerier {
-    fn ask<T: Send + 'static>(
+    /// Label names (`name` = `None`) or one label's values, from the
+    /// peer's label endpoints.
+    fn labels(
         &self,
-        call: impl FnOnce(PeerClient, String) -> futures::future::BoxFuture<'static, Result<T, String>>,
-    ) -> Result<T, StorageError> {
-        let future = call(self.client.clone(), self.address.clone());
+        name: Option<&str>,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let (client, address) = (self.client.clone(), self.address.clone());
+        let (name, matchers) = (name.map(str::to_string), matchers.to_vec());
+        let (mint, maxt, timeout) = (self.mint, self.maxt, self.timeout);
+        let future = async move {
+            client
+                .labels(&address, name.as_deref(), mint, maxt, &matchers, timeout)
+                .await
+        };
         match wait_on(&self.runtime, future) {
             Some(Ok(answer)) => Ok(answer),
             Some(Err(error)) => Err(StorageError::Remote(format!("{}: {error}", self.address))),
@@ -364,27 +374,11 @@ impl Querier for PeerQuerier {
     }
 
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
-        let (name, matchers) = (name.to_string(), matchers.to_vec());
-        let (mint, maxt, timeout) = (self.mint, self.maxt, self.timeout);
-        self.ask(move |client, address| {
-            Box::pin(async move {
-                client
-                    .label_values(&address, &name, mint, maxt, &matchers, timeout)
-                    .await
-            })
-        })
+        self.labels(Some(name), matchers)
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
-        let matchers = matchers.to_vec();
-        let (mint, maxt, timeout) = (self.mint, self.maxt, self.timeout);
-        self.ask(move |client, address| {
-            Box::pin(async move {
-                client
-                    .label_names(&address, mint, maxt, &matchers, timeout)
-                    .await
-            })
-        })
+        self.labels(None, matchers)
     }
 }
 

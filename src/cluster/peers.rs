@@ -37,9 +37,7 @@ pub struct Peer {
 /// Who the peers are now; called on every use, so it follows the view.
 pub type PeerList = Arc<dyn Fn() -> Vec<Peer> + Send + Sync>;
 
-/// The header marking a request one node makes of another on a user's
-/// behalf (the peer must not pass it on).
-pub use crate::notify::alertmanager::FORWARDED_HEADER;
+use crate::notify::alertmanager::FORWARDED_HEADER;
 
 /// Node-to-node calls. Cheap to clone.
 #[derive(Clone)]
@@ -121,11 +119,6 @@ impl PeerClient {
         (self.peers)()
     }
 
-    /// The per-call timeout.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
     /// A remote-read client for a peer's local shard, named `name` in
     /// warnings, giving up after `timeout`.
     pub fn read_client(
@@ -203,38 +196,27 @@ impl PeerClient {
         params
     }
 
-    /// The label names of a peer's shard (`/api/v1/labels`).
-    pub async fn label_names(
+    /// The label names of a peer's shard (`/api/v1/labels`), or with
+    /// `name` the values of that label (`/api/v1/label/{name}/values`).
+    pub async fn labels(
         &self,
         address: &str,
+        name: Option<&str>,
         mint: i64,
         maxt: i64,
         matchers: &[Matcher],
         timeout: Duration,
     ) -> Result<Vec<String>, String> {
         let params = Self::label_params(mint, maxt, matchers);
-        let data = self
-            .get_data(address, "/api/v1/labels", &params, timeout)
-            .await?;
-        serde_json::from_value(data).map_err(|e| format!("label names: {e}"))
-    }
-
-    /// The values of label `name` in a peer's shard
-    /// (`/api/v1/label/{name}/values`).
-    pub async fn label_values(
-        &self,
-        address: &str,
-        name: &str,
-        mint: i64,
-        maxt: i64,
-        matchers: &[Matcher],
-        timeout: Duration,
-    ) -> Result<Vec<String>, String> {
-        let params = Self::label_params(mint, maxt, matchers);
-        let name: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
-        let path = format!("/api/v1/label/{name}/values");
+        let path = match name {
+            None => "/api/v1/labels".to_string(),
+            Some(name) => {
+                let name: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+                format!("/api/v1/label/{name}/values")
+            }
+        };
         let data = self.get_data(address, &path, &params, timeout).await?;
-        serde_json::from_value(data).map_err(|e| format!("label values: {e}"))
+        serde_json::from_value(data).map_err(|e| format!("{path}: {e}"))
     }
 
     /// POSTs a silence, as stored here, to a peer's Alertmanager API

@@ -31,10 +31,7 @@ impl HttpDiscovery {
             .max(Duration::from_secs(1));
         let client = HttpClient::new(
             &config.http_client,
-            &ClientOptions {
-                timeout: Some(timeout),
-                ..ClientOptions::default()
-            },
+            &ClientOptions::with_timeout(Some(timeout)),
         )?;
         Ok(HttpDiscovery {
             config,

@@ -47,6 +47,16 @@ pub struct ClientOptions {
     pub pool_idle_timeout: Option<Duration>,
 }
 
+impl ClientOptions {
+    /// Only a whole-request timeout.
+    pub fn with_timeout(timeout: Option<Duration>) -> Self {
+        ClientOptions {
+            timeout,
+            ..ClientOptions::default()
+        }
+    }
+}
+
 /// A client built from `http_client` settings: TLS, proxy, redirects and
 /// HTTP/2 when built, credentials and headers per request. Cheap to clone
 /// (clones share connections and the cached OAuth 2.0 token).
@@ -78,10 +88,7 @@ impl HttpClient {
             Some(oauth2) => {
                 let token_client = build_reqwest(
                     &oauth2.token_client_config(),
-                    &ClientOptions {
-                        timeout: options.timeout,
-                        ..ClientOptions::default()
-                    },
+                    &ClientOptions::with_timeout(options.timeout),
                 )?;
                 Some(Arc::new(oauth2::TokenSource::new(
                     oauth2.clone(),

@@ -91,10 +91,7 @@ impl HttpWriteClient {
     pub fn new(settings: HttpClientSettings) -> Result<Self, String> {
         let client = crate::http_client::HttpClient::new(
             &settings.http_client,
-            &crate::http_client::ClientOptions {
-                timeout: Some(settings.timeout),
-                ..Default::default()
-            },
+            &crate::http_client::ClientOptions::with_timeout(Some(settings.timeout)),
         )
         .map_err(|e| e.to_string())?;
         Ok(HttpWriteClient { settings, client })

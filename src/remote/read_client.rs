@@ -52,10 +52,7 @@ impl RemoteReadClient {
     pub fn new(settings: ReadClientSettings) -> Result<Self, String> {
         let client = crate::http_client::HttpClient::new(
             &settings.http_client,
-            &crate::http_client::ClientOptions {
-                timeout: Some(settings.timeout),
-                ..Default::default()
-            },
+            &crate::http_client::ClientOptions::with_timeout(Some(settings.timeout)),
         )
         .map_err(|e| e.to_string())?;
         Ok(RemoteReadClient { settings, client })
@@ -272,21 +269,17 @@ mod tests {
     use crate::storage::memory::MemStorage;
     use crate::web::remote_api::{RemoteApiState, router};
 
-    #[test]
-    fn external_labels_filter_the_read_and_leave_the_answer() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
-            .unwrap();
-        let store = MemStorage::new();
-        let mut app = store.appender();
-        for region in ["eu", "us"] {
-            let labels = Labels::from_pairs(&[("__name__", "m"), ("region", region)]);
-            app.append(&labels, 1000, 1.0).unwrap();
-        }
-        app.commit().unwrap();
-        let address = runtime.block_on(async move {
+            .unwrap()
+    }
+
+    /// Serves remote read over `store` on a loopback port.
+    fn serve(runtime: &tokio::runtime::Runtime, store: MemStorage) -> std::net::SocketAddr {
+        runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let address = listener.local_addr().unwrap();
             let app = router(RemoteApiState {
@@ -298,18 +291,44 @@ mod tests {
             });
             tokio::spawn(async move { axum::serve(listener, app).await });
             address
-        });
+        })
+    }
+
+    /// A queryable reading `url` with `external_labels` filtered.
+    fn read_queryable(
+        runtime: &tokio::runtime::Runtime,
+        url: &str,
+        external_labels: Labels,
+    ) -> RemoteReadQueryable {
         let client = RemoteReadClient::new(ReadClientSettings {
-            name: "filtered".into(),
-            url: format!("http://{address}/api/v1/read"),
-            timeout: Duration::from_secs(5),
+            name: "remote".into(),
+            url: url.to_string(),
+            timeout: Duration::from_secs(2),
             headers: BTreeMap::new(),
             http_client: HttpClientConfig::default(),
             required_matchers: BTreeMap::new(),
-            external_labels: Labels::from_pairs(&[("region", "eu")]),
+            external_labels,
         })
         .unwrap();
-        let queryable = RemoteReadQueryable::new(Arc::new(client), runtime.handle().clone());
+        RemoteReadQueryable::new(Arc::new(client), runtime.handle().clone())
+    }
+
+    #[test]
+    fn external_labels_filter_the_read_and_leave_the_answer() {
+        let runtime = runtime();
+        let store = MemStorage::new();
+        let mut app = store.appender();
+        for region in ["eu", "us"] {
+            let labels = Labels::from_pairs(&[("__name__", "m"), ("region", region)]);
+            app.append(&labels, 1000, 1.0).unwrap();
+        }
+        app.commit().unwrap();
+        let address = serve(&runtime, store);
+        let queryable = read_queryable(
+            &runtime,
+            &format!("http://{address}/api/v1/read"),
+            Labels::from_pairs(&[("region", "eu")]),
+        );
         let querier = queryable.querier(0, 2000).unwrap();
         let names = |matchers: &[Matcher]| {
             let mut set = querier.select(true, None, matchers);
@@ -336,11 +355,7 @@ mod tests {
 
     #[test]
     fn reads_back_over_real_http() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = runtime();
         let store = MemStorage::new();
         let labels = Labels::from_pairs(&[("__name__", "remote_metric"), ("job", "far")]);
         let mut app = store.appender();
@@ -348,31 +363,12 @@ mod tests {
             app.append(&labels, t * 1000, t as f64).unwrap();
         }
         app.commit().unwrap();
-        let server_store = store.clone();
-        let address = runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let address = listener.local_addr().unwrap();
-            let app = router(RemoteApiState {
-                receiver: None,
-                queryable: Arc::new(server_store),
-                local_queryable: None,
-                read_sample_limit: 0,
-                read_concurrency: None,
-            });
-            tokio::spawn(async move { axum::serve(listener, app).await });
-            address
-        });
-        let client = RemoteReadClient::new(ReadClientSettings {
-            name: "peer".into(),
-            url: format!("http://{address}/api/v1/read"),
-            timeout: Duration::from_secs(5),
-            headers: BTreeMap::new(),
-            http_client: HttpClientConfig::default(),
-            required_matchers: BTreeMap::new(),
-            external_labels: Labels::empty(),
-        })
-        .unwrap();
-        let queryable = RemoteReadQueryable::new(Arc::new(client), runtime.handle().clone());
+        let address = serve(&runtime, store.clone());
+        let queryable = read_queryable(
+            &runtime,
+            &format!("http://{address}/api/v1/read"),
+            Labels::empty(),
+        );
         let querier = queryable.querier(1000, 3000).unwrap();
         let mut set = querier.select(true, None, &[Matcher::equal("job", "far")]);
         let series = set.next().expect("one series");
@@ -391,17 +387,7 @@ mod tests {
         );
 
         // A dead endpoint is an error of the series set, not a panic.
-        let dead = RemoteReadClient::new(ReadClientSettings {
-            name: "dead".into(),
-            url: "http://127.0.0.1:1/api/v1/read".into(),
-            timeout: Duration::from_secs(2),
-            headers: BTreeMap::new(),
-            http_client: HttpClientConfig::default(),
-            required_matchers: BTreeMap::new(),
-            external_labels: Labels::empty(),
-        })
-        .unwrap();
-        let dead = RemoteReadQueryable::new(Arc::new(dead), runtime.handle().clone());
+        let dead = read_queryable(&runtime, "http://127.0.0.1:1/api/v1/read", Labels::empty());
         let mut set = dead
             .querier(0, 1)
             .unwrap()

@@ -279,14 +279,28 @@ impl Node {
 }
 
 /// Polls `check` every 200 ms until it returns `Some`, or panics after `limit`.
-pub fn eventually<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+pub fn eventually<T>(limit: Duration, what: &str, check: impl FnMut() -> Option<T>) -> T {
+    eventually_or(limit, what, check, String::new)
+}
+
+/// [`eventually`], adding `context()` (a log, the last answer) to the
+/// panic message on timeout.
+pub fn eventually_or<T>(
+    limit: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Option<T>,
+    context: impl FnOnce() -> String,
+) -> T {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(value) = check() {
             return value;
         }
         if Instant::now() > deadline {
-            panic!("timed out after {limit:?} waiting for {what}");
+            panic!(
+                "timed out after {limit:?} waiting for {what}\n{}",
+                context()
+            );
         }
         std::thread::sleep(Duration::from_millis(200));
     }

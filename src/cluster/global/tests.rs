@@ -84,7 +84,7 @@ fn global_over(
     timeout: Duration,
 ) -> GlobalQueryView {
     let fanout = Arc::new(FanoutQueryable::new(Arc::new(local), Vec::new()));
-    GlobalQueryView::new(fanout, "me", timeout, runtime.handle().clone())
+    GlobalQueryView::new(fanout, "me", timeout, runtime.handle().clone()).expect("view")
 }
 
 /// Every series of the selection with its samples, and the warnings.

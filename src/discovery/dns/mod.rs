@@ -25,7 +25,6 @@ use prometheus::IntCounter;
 use tokio_util::sync::CancellationToken;
 
 use self::message::{Record, RecordType};
-use self::resolver::Resolver;
 use super::{DiscoveryError, TargetGroup};
 use crate::config::DnsSdConfig;
 use crate::model::Labels;
@@ -54,7 +53,6 @@ pub struct DnsMetrics {
 pub struct DnsDiscovery {
     config: DnsSdConfig,
     record_type: RecordType,
-    resolver: Resolver,
     last_good: BTreeMap<String, TargetGroup>,
     metrics: Option<DnsMetrics>,
 }
@@ -110,26 +108,18 @@ impl DnsDiscovery {
         Ok(DnsDiscovery {
             config,
             record_type,
-            resolver: Resolver::default(),
             last_good: BTreeMap::new(),
             metrics,
         })
     }
 
-    /// Uses `resolver` instead of the system's `/etc/resolv.conf` on
-    /// port 53.
-    pub fn with_resolver(mut self, resolver: Resolver) -> Self {
-        self.resolver = resolver;
-        self
-    }
-
     /// Looks every name up; a failed name keeps its last good group.
     pub async fn refresh(&mut self) -> Vec<TargetGroup> {
-        let lookups = self.config.names.iter().map(|name| {
-            let resolver = &self.resolver;
-            let record_type = self.record_type;
-            async move { (name.clone(), resolver.lookup(name, record_type).await) }
-        });
+        let record_type = self.record_type;
+        let lookups =
+            self.config.names.iter().map(|name| async move {
+                (name.clone(), resolver::lookup(name, record_type).await)
+            });
         for (name, outcome) in futures::future::join_all(lookups).await {
             if let Some(metrics) = &self.metrics {
                 metrics.lookups.inc();

@@ -11,7 +11,6 @@
 //!   error, and the caller keeps what it had.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -104,85 +103,59 @@ fn fqdn(name: &str) -> String {
     }
 }
 
-/// Looks names up as Prometheus's DNS discovery does.
-#[derive(Debug, Clone)]
-pub struct Resolver {
-    resolv_conf: PathBuf,
-    port: u16,
-}
+/// Where the resolver's settings are (Prometheus reads this file too).
+const RESOLV_CONF: &str = "/etc/resolv.conf";
 
-impl Default for Resolver {
-    fn default() -> Self {
-        Resolver {
-            resolv_conf: PathBuf::from("/etc/resolv.conf"),
-            port: 53,
+/// The port every `nameserver` is asked on (resolv.conf cannot name one).
+const DNS_PORT: u16 = 53;
+
+/// The answer records for `name`, trying its search-path
+/// permutations; `Ok(empty)` when every one is NXDOMAIN.
+pub async fn lookup(name: &str, record_type: RecordType) -> Result<Vec<Record>, String> {
+    let text = tokio::fs::read_to_string(RESOLV_CONF)
+        .await
+        .map_err(|error| format!("could not load resolv.conf: {error}"))?;
+    let conf = ResolvConf::parse(&text);
+    let mut all_valid = true;
+    for candidate in conf.name_list(name) {
+        match lookup_from_any_server(&candidate, record_type, &conf).await {
+            Err(_) => all_valid = false,
+            Ok(response) if response.rcode == RCODE_SUCCESS => return Ok(response.answers),
+            Ok(_) => {}
         }
     }
+    if all_valid {
+        return Ok(Vec::new());
+    }
+    Err(format!(
+        "could not resolve {name:?}: all servers responded with errors to at least one search domain"
+    ))
 }
 
-impl Resolver {
-    /// Reads its servers from `resolv_conf` and asks them on `port`
-    /// (`/etc/resolv.conf` and 53 by default; resolv.conf cannot name a
-    /// port, so tests against a server on another port set it here).
-    pub fn new(resolv_conf: impl Into<PathBuf>, port: u16) -> Self {
-        Resolver {
-            resolv_conf: resolv_conf.into(),
-            port,
-        }
-    }
-
-    /// The answer records for `name`, trying its search-path
-    /// permutations; `Ok(empty)` when every one is NXDOMAIN.
-    pub async fn lookup(&self, name: &str, record_type: RecordType) -> Result<Vec<Record>, String> {
-        let text = tokio::fs::read_to_string(&self.resolv_conf)
-            .await
-            .map_err(|error| format!("could not load resolv.conf: {error}"))?;
-        let conf = ResolvConf::parse(&text);
-        let mut all_valid = true;
-        for candidate in conf.name_list(name) {
-            match self
-                .lookup_from_any_server(&candidate, record_type, &conf)
-                .await
+async fn lookup_from_any_server(
+    name: &str,
+    record_type: RecordType,
+    conf: &ResolvConf,
+) -> Result<Response, String> {
+    for server in &conf.servers {
+        let address = SocketAddr::new(*server, DNS_PORT);
+        match ask(address, name, record_type).await {
+            Ok(response)
+                if response.rcode == RCODE_SUCCESS || response.rcode == RCODE_NAME_ERROR =>
             {
-                Err(_) => all_valid = false,
-                Ok(response) if response.rcode == RCODE_SUCCESS => return Ok(response.answers),
-                Ok(_) => {}
+                return Ok(response);
+            }
+            Ok(response) => {
+                tracing::warn!(server = %server, name, rcode = response.rcode, "DNS resolution failed");
+            }
+            Err(error) => {
+                tracing::warn!(server = %server, name, err = %error, "DNS resolution failed");
             }
         }
-        if all_valid {
-            return Ok(Vec::new());
-        }
-        Err(format!(
-            "could not resolve {name:?}: all servers responded with errors to at least one search domain"
-        ))
     }
-
-    async fn lookup_from_any_server(
-        &self,
-        name: &str,
-        record_type: RecordType,
-        conf: &ResolvConf,
-    ) -> Result<Response, String> {
-        for server in &conf.servers {
-            let address = SocketAddr::new(*server, self.port);
-            match ask(address, name, record_type).await {
-                Ok(response)
-                    if response.rcode == RCODE_SUCCESS || response.rcode == RCODE_NAME_ERROR =>
-                {
-                    return Ok(response);
-                }
-                Ok(response) => {
-                    tracing::warn!(server = %server, name, rcode = response.rcode, "DNS resolution failed");
-                }
-                Err(error) => {
-                    tracing::warn!(server = %server, name, err = %error, "DNS resolution failed");
-                }
-            }
-        }
-        Err(format!(
-            "could not resolve {name}: no servers returned a viable answer"
-        ))
-    }
+    Err(format!(
+        "could not resolve {name}: no servers returned a viable answer"
+    ))
 }
 
 /// One question to one server: UDP with EDNS0, then TCP (without) when the
@@ -190,10 +163,10 @@ impl Resolver {
 async fn ask(server: SocketAddr, name: &str, record_type: RecordType) -> Result<Response, String> {
     let id: u16 = rand::random();
     let query = encode_query(id, name, record_type, true)?;
-    let bind: SocketAddr = if server.is_ipv4() {
-        "0.0.0.0:0".parse().expect("address")
+    let bind = if server.is_ipv4() {
+        SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0))
     } else {
-        "[::]:0".parse().expect("address")
+        SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0))
     };
     let socket = tokio::net::UdpSocket::bind(bind)
         .await
